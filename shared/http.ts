@@ -1,0 +1,47 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express, Request, Response } from 'express';
+import type { Registry } from 'prom-client';
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts an express app; port 0 picks a free one (tests, benchmarks). */
+export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      const actual = (server.address() as AddressInfo).port;
+      server.keepAliveTimeout = 65_000;
+      resolve({
+        server,
+        port: actual,
+        url: `http://127.0.0.1:${actual}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}
+
+/** `/healthz` (the process answers), `/readyz` (its dependencies are usable), `/metrics`. */
+export function mountOperationalRoutes(app: Express, opts: { registry: Registry; ready: () => boolean }): void {
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req: Request, res: Response) => {
+    const ready = opts.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready' });
+  });
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    res.type(opts.registry.contentType).send(await opts.registry.metrics());
+  });
+}

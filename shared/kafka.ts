@@ -1,0 +1,123 @@
+/**
+ * The one place that imports the Kafka client. kafkajs is unmaintained since 2023; everything else
+ * imports these names from here, so the client can be replaced in one module if it ever has to be.
+ */
+import {
+  Kafka,
+  Partitioners,
+  CompressionTypes,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type EachBatchPayload,
+  type EachMessagePayload,
+  type IHeaders,
+  type KafkaMessage,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type ProducerConfig,
+  type RecordMetadata,
+  type Transaction,
+  type TopicPartitionOffsetAndMetadata,
+} from 'kafkajs';
+import type { Logger } from './logging.js';
+
+export {
+  KafkaJSError,
+  KafkaJSConnectionError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSNonRetriableError,
+  KafkaJSRequestTimeoutError,
+} from 'kafkajs';
+
+export type {
+  Admin,
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  EachMessagePayload,
+  IHeaders,
+  KafkaMessage,
+  Message,
+  Producer,
+  ProducerConfig,
+  RecordMetadata,
+  Transaction,
+  TopicPartitionOffsetAndMetadata,
+};
+export { CompressionTypes };
+export type KafkaClient = Kafka;
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  logger?: Logger;
+  /** How long a request may take before the client gives up on a broker (ms). */
+  requestTimeoutMs?: number;
+  /** Client-level retries for connection and request errors. */
+  retries?: number;
+}
+
+export function createKafka(settings: KafkaSettings): Kafka {
+  return new Kafka({
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: settings.requestTimeoutMs ?? 30_000,
+    retry: { retries: settings.retries ?? 5, initialRetryTime: 100, maxRetryTime: 5_000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: settings.logger ? pinoLogCreator(settings.logger) : undefined,
+  });
+}
+
+/** An idempotent producer (acks=-1 is implied and enforced by kafkajs when idempotent). */
+export function createIdempotentProducer(kafka: Kafka, extra: ProducerConfig = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+    ...extra,
+  });
+}
+
+/** A transactional producer for exactly-once read-process-write. */
+export function createTransactionalProducer(kafka: Kafka, transactionalId: string): Producer {
+  return createIdempotentProducer(kafka, { transactionalId, maxInFlightRequests: 1 });
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  replicationFactor: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+/** Creates the topics that are missing; existing ones are left as they are. */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (error) {
+    // Another replica may have created the same topics a moment earlier.
+    if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
+  }
+  return missing.map((s) => s.topic);
+}
+
+/** Kafka's own log lines go through pino at the matching level. */
+function pinoLogCreator(logger: Logger) {
+  const child = logger.child({ component: 'kafka' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      if (level <= KafkaLogLevel.ERROR) child.error(extra, message);
+      else if (level === KafkaLogLevel.WARN) child.warn(extra, message);
+      else if (level === KafkaLogLevel.INFO) child.info(extra, message);
+      else child.debug(extra, message);
+    };
+}

@@ -1,0 +1,74 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { AckBatch, CognigyCallback, FulfillmentResult } from './contracts.js';
+
+export interface SchemaTypes {
+  CognigyCallback: CognigyCallback;
+  FulfillmentResult: FulfillmentResult;
+  AckBatch: AckBatch;
+}
+export type SchemaName = keyof SchemaTypes;
+
+/** schemas/ sits at the repository root, both from sources (tsx, vitest) and from dist/. */
+function schemasDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i += 1) {
+    const candidate = join(dir, 'schemas');
+    if (existsSync(join(candidate, 'CognigyCallback.avsc'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('schemas/ not found above ' + fileURLToPath(import.meta.url));
+}
+
+export function loadSchema(name: SchemaName): string {
+  return readFileSync(join(schemasDir(), `${name}.avsc`), 'utf8');
+}
+
+export function createRegistry(url: string): SchemaRegistry {
+  return new SchemaRegistry({ host: url, clientId: 'cognigy-stream' });
+}
+
+/**
+ * Avro values in the Confluent wire format for one topic: subject `<topic>-value`, BACKWARD
+ * compatibility, so other teams decode them with any Confluent-compatible client.
+ */
+export class TopicSerde<N extends SchemaName> {
+  private schemaId: number | undefined;
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    readonly topic: string,
+    readonly schemaName: N,
+  ) {}
+
+  get subject(): string {
+    return `${this.topic}-value`;
+  }
+
+  /** Registers the schema (idempotent in the registry) and remembers its id for encoding. */
+  async register(): Promise<number> {
+    const { id } = await this.registry.register(
+      { type: SchemaType.AVRO, schema: loadSchema(this.schemaName) },
+      { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
+    this.schemaId = id;
+    return id;
+  }
+
+  async encode(value: SchemaTypes[N]): Promise<Buffer> {
+    const id = this.schemaId ?? (await this.register());
+    return this.registry.encode(id, value);
+  }
+
+  /** Decodes with the writer's schema as registered; fails on bytes that are not this wire format. */
+  async decode(buffer: Buffer): Promise<SchemaTypes[N]> {
+    return (await this.registry.decode(buffer)) as SchemaTypes[N];
+  }
+}
+
+/** Decodes any Confluent-framed Avro value (the DLQ CLI does not know which topic a record came from). */
+export async function decodeAny(registry: SchemaRegistry, buffer: Buffer): Promise<unknown> {
+  return registry.decode(buffer);
+}

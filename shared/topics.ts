@@ -1,0 +1,19 @@
+/** Topic names of DESIGN "Topics and contracts", with the optional TOPIC_PREFIX. */
+export interface TopicNames {
+  callbacks: string;
+  results: string;
+  dlq: string;
+  ackBatches: string;
+  /** Retry tier n (1-based): cognigy.callbacks.retry.<n>. */
+  retry(n: number): string;
+}
+
+export function topicNames(prefix = ''): TopicNames {
+  return {
+    callbacks: `${prefix}cognigy.callbacks.v1`,
+    results: `${prefix}cognigy.fulfillment.results.v1`,
+    dlq: `${prefix}cognigy.callbacks.dlq`,
+    ackBatches: `${prefix}cognigy.acks.batches.v1`,
+    retry: (n: number) => `${prefix}cognigy.callbacks.retry.${n}`,
+  };
+}
