@@ -2,35 +2,35 @@
  * The one place that imports the Kafka client. kafkajs is unmaintained since 2023; everything else
  * imports these names from here, so the client can be replaced in one module if it ever has to be.
  */
-import {
+import kafkajs from 'kafkajs';
+import type {
   Kafka,
-  Partitioners,
-  CompressionTypes,
-  logLevel as KafkaLogLevel,
-  type Admin,
-  type Consumer,
-  type ConsumerConfig,
-  type EachBatchPayload,
-  type EachMessagePayload,
-  type IHeaders,
-  type KafkaMessage,
-  type LogEntry,
-  type Message,
-  type Producer,
-  type ProducerConfig,
-  type RecordMetadata,
-  type Transaction,
-  type TopicPartitionOffsetAndMetadata,
+  Admin,
+  Consumer,
+  ConsumerConfig,
+  EachBatchPayload,
+  EachMessagePayload,
+  IHeaders,
+  KafkaMessage,
+  LogEntry,
+  Message,
+  Producer,
+  ProducerConfig,
+  RecordMetadata,
+  Transaction,
+  TopicPartitionOffsetAndMetadata,
 } from 'kafkajs';
 import type { Logger } from './logging.js';
 
-export {
+// kafkajs is CommonJS with computed exports, so values come from its default export.
+const { Kafka: KafkaClass, Partitioners, CompressionTypes, logLevel: KafkaLogLevel } = kafkajs;
+export const {
   KafkaJSError,
   KafkaJSConnectionError,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSNonRetriableError,
   KafkaJSRequestTimeoutError,
-} from 'kafkajs';
+} = kafkajs;
 
 export type {
   Admin,
@@ -61,7 +61,7 @@ export interface KafkaSettings {
 }
 
 export function createKafka(settings: KafkaSettings): Kafka {
-  return new Kafka({
+  return new KafkaClass({
     clientId: settings.clientId,
     brokers: settings.brokers,
     connectionTimeout: 3_000,

@@ -1,0 +1,100 @@
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { mountOperationalRoutes } from '../../shared/http.js';
+import type { Registry } from '../../shared/metrics.js';
+import { signHmac } from './auth.js';
+import { handleCallback, type Answer, type HandlerDeps } from './handler.js';
+import type { IngressMetrics } from './metrics.js';
+
+export interface AppDeps extends HandlerDeps {
+  registry: Registry;
+  metrics: IngressMetrics;
+  maxBodyBytes: number;
+  maxInFlight: number;
+  ready: () => boolean;
+  /** Set only when SIMULATOR_ENABLED=true outside production: /simulate signs with it. */
+  simulateSecret?: string;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/**
+ * The HTTP surface. No global body parser: the webhook route reads raw bytes (with the size limit
+ * enforced while streaming) so signatures are checked over exactly what was sent.
+ */
+export function createIngressApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  let inFlight = 0;
+
+  const answer = (res: Response, started: bigint, result: Answer) => {
+    deps.metrics.requests.inc({ outcome: result.outcome });
+    deps.metrics.latency.observe({ outcome: result.outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    if (result.retryAfterS !== undefined) res.set('Retry-After', String(result.retryAfterS));
+    res.status(result.status).json(result.body);
+  };
+
+  const admit = (req: Request, res: Response, next: NextFunction) => {
+    res.locals.started = process.hrtime.bigint();
+    if (inFlight >= deps.maxInFlight) {
+      return answer(res, res.locals.started, {
+        status: 503,
+        outcome: 'overloaded',
+        body: { error: 'overloaded', message: 'too many requests in flight; retry later' },
+        retryAfterS: deps.retryAfterS,
+      });
+    }
+    if (!req.is(JSON_TYPES)) {
+      return answer(res, res.locals.started, {
+        status: 415,
+        outcome: 'unsupported_media_type',
+        body: { error: 'unsupported_media_type', message: 'expected Content-Type: application/json' },
+      });
+    }
+    inFlight += 1;
+    deps.metrics.inFlight.set(inFlight);
+    res.once('close', () => {
+      inFlight -= 1;
+      deps.metrics.inFlight.set(inFlight);
+    });
+    next();
+  };
+
+  const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  const bodyOf = (req: Request): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+
+  app.post('/webhooks/cognigy', admit, rawBody, async (req: Request, res: Response) => {
+    answer(res, res.locals.started, await handleCallback({ rawBody: bodyOf(req), headers: req.headers }, deps));
+  });
+
+  if (deps.simulateSecret !== undefined) {
+    const secret = deps.simulateSecret;
+    app.post('/simulate', admit, rawBody, async (req: Request, res: Response) => {
+      const body = bodyOf(req);
+      const headers = { ...req.headers, 'x-cognigy-signature': signHmac(body, secret) };
+      answer(res, res.locals.started, await handleCallback({ rawBody: body, headers }, deps));
+    });
+  }
+
+  mountOperationalRoutes(app, { registry: deps.registry, ready: deps.ready });
+
+  app.use((error: Error & { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const started = (res.locals.started as bigint | undefined) ?? process.hrtime.bigint();
+    if (error.type === 'entity.too.large') {
+      return answer(res, started, {
+        status: 413,
+        outcome: 'too_large',
+        body: { error: 'payload_too_large', message: `body exceeds ${deps.maxBodyBytes} bytes` },
+      });
+    }
+    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+    deps.logger.warn({ err: error }, 'request failed');
+    return answer(res, started, {
+      status,
+      outcome: status === 500 ? 'error' : 'invalid',
+      body: status === 500 ? { error: 'internal_error' } : { error: 'bad_request', message: error.message },
+    });
+  });
+
+  return app;
+}

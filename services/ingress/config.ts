@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { commonEnv, env } from '../../shared/config.js';
+
+export const AUTH_SCHEMES = ['hmac', 'basic', 'api-key', 'standard-webhooks'] as const;
+export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+export const IngressEnv = z
+  .object({
+    ...commonEnv,
+    INGRESS_PORT: env.int(8080, 0, 65_535),
+    INGRESS_HOST: z.string().default('0.0.0.0'),
+    INGRESS_AUTH: env.list('hmac').pipe(z.array(z.enum(AUTH_SCHEMES)).min(1, 'expected at least one of ' + AUTH_SCHEMES.join(','))),
+    COGNIGY_WEBHOOK_SECRETS: env.list(),
+    INGRESS_BASIC_USERS: env.list().pipe(z.array(z.string().regex(/^[^:]+:.+$/, 'expected user:pass entries'))),
+    INGRESS_API_KEY_HEADER: z.string().min(1).default('X-Cognigy-Api-Key').transform((h) => h.toLowerCase()),
+    COGNIGY_API_KEYS: env.list(),
+    STANDARD_WEBHOOKS_SECRETS: env.list().pipe(z.array(z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'expected whsec_<base64> entries'))),
+    INGRESS_TIMESTAMP_TOLERANCE_S: env.int(300, 1, 86_400),
+    INGRESS_DEDUP_WINDOW_S: env.int(300, 0, 86_400),
+    INGRESS_DEDUP_MAX_ENTRIES: env.int(500_000, 1, 50_000_000),
+    INGRESS_MAX_BODY_BYTES: env.int(524_288, 1_024, 16 * 1024 * 1024),
+    INGRESS_MAX_IN_FLIGHT: env.int(2_000, 1, 1_000_000),
+    INGRESS_LINGER_MS: env.int(2, 0, 1_000),
+    INGRESS_MAX_BATCH: env.int(1_000, 1, 100_000),
+    INGRESS_PRODUCE_TIMEOUT_MS: env.int(5_000, 100, 120_000),
+    INGRESS_RETRY_AFTER_S: env.int(2, 1, 3_600),
+    SIMULATOR_ENABLED: env.bool(false),
+  })
+  .superRefine((c, ctx) => {
+    const need: [AuthScheme, keyof typeof c, string][] = [
+      ['hmac', 'COGNIGY_WEBHOOK_SECRETS', 'at least one secret when INGRESS_AUTH includes hmac'],
+      ['basic', 'INGRESS_BASIC_USERS', 'at least one user:pass when INGRESS_AUTH includes basic'],
+      ['api-key', 'COGNIGY_API_KEYS', 'at least one key when INGRESS_AUTH includes api-key'],
+      ['standard-webhooks', 'STANDARD_WEBHOOKS_SECRETS', 'at least one whsec_ secret when INGRESS_AUTH includes standard-webhooks'],
+    ];
+    for (const [scheme, variable, message] of need) {
+      const values = c[variable] as string[];
+      if (c.INGRESS_AUTH.includes(scheme) && values.length === 0) {
+        ctx.addIssue({ code: 'custom', path: [variable], message: `expected ${message}` });
+      }
+    }
+  });
+
+export type IngressConfig = z.infer<typeof IngressEnv>;

@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../shared/metrics.js';
+
+export type Outcome =
+  | 'accepted'
+  | 'duplicate'
+  | 'unauthorized'
+  | 'invalid'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'unavailable'
+  | 'overloaded'
+  | 'error';
+
+export function ingressMetrics(registry: Registry) {
+  return {
+    requests: new Counter({
+      name: 'ingress_requests_total',
+      help: 'Webhook requests by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'ingress_request_duration_seconds',
+      help: 'Time from request start to answer, by outcome',
+      labelNames: ['outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'ingress_produce_batch_size',
+      help: 'Records per coalesced produce request',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({ name: 'ingress_in_flight', help: 'Requests being handled', registers: [registry] }),
+  };
+}
+
+export type IngressMetrics = ReturnType<typeof ingressMetrics>;

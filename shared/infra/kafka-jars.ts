@@ -1,0 +1,200 @@
+/**
+ * A single-node KRaft Kafka broker run straight from the Apache Kafka jars (fetched with Maven),
+ * for machines without a Docker engine.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { ensureCached, repoRoot, runMaven } from './cache.js';
+import { freePorts, isPortOpen, type JavaProcess, run, spawnJava, tailFile, waitFor } from './process.js';
+
+export type Log = (line: string) => void;
+
+const READY_TIMEOUT_MS = 120_000;
+
+/** Downloads (first use only) and returns the folder holding the broker's jars. */
+export async function ensureKafkaJars(log: Log): Promise<string> {
+  const pom = join(repoRoot(), 'shared', 'infra', 'pom.xml');
+  const hash = createHash('sha1').update(readFileSync(pom)).digest('hex').slice(0, 10);
+  return ensureCached(`kafka-jars-${hash}`, async (dir) => {
+    log('fetching Kafka broker jars with Maven (first use only)');
+    await runMaven(['-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${dir}`], dir);
+  });
+}
+
+export interface JarsBrokerOptions {
+  log?: Log;
+  /** Let the JVM outlive this process (`infra:up`). */
+  detached?: boolean;
+}
+
+/**
+ * One broker with its own temp folder and ports. `stop()` + `start()` reuse both, which is what
+ * "broker goes down, then comes back" tests need.
+ */
+export class JarsKafkaBroker {
+  private process: JavaProcess | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    private readonly jarsDir: string,
+    private readonly opts: JarsBrokerOptions,
+  ) {}
+
+  get brokers(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
+  /** Formats a fresh broker and starts it; retries with new ports if another process grabbed ours meanwhile. */
+  static async launch(opts: JarsBrokerOptions = {}): Promise<JarsKafkaBroker> {
+    const log = opts.log ?? (() => {});
+    const jarsDir = await ensureKafkaJars(log);
+    for (let attempt = 1; ; attempt++) {
+      const [port, controllerPort] = (await freePorts(2)) as [number, number];
+      const dir = await mkdtemp(join(tmpdir(), 'kafka-'));
+      const broker = new JarsKafkaBroker(dir, port, jarsDir, opts);
+      try {
+        await broker.format(controllerPort);
+        await broker.start();
+        return broker;
+      } catch (err) {
+        await broker.destroy();
+        const portClash = (err as Error).message.includes('Address already in use');
+        if (!portClash || attempt >= 3) throw err;
+        log(`port ${port} or ${controllerPort} was taken meanwhile, retrying with new ports`);
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.process && this.process.exitStatus() === undefined) return;
+    const started = Date.now();
+    const logFile = join(this.dir, 'broker.log');
+    const java = spawnJava([...this.jvmArgs(), 'kafka.Kafka', 'server.properties'], {
+      cwd: this.dir,
+      logFile,
+      detached: this.opts.detached,
+      cleanupDirs: [this.dir],
+    });
+    this.process = java;
+    await waitFor(() => kafkaAnswers(this.port), {
+      what: `Kafka broker on ${this.brokers}`,
+      timeoutMs: READY_TIMEOUT_MS,
+      failFast: () => {
+        const status = java.exitStatus();
+        return status === undefined ? undefined : `java exited (${status})`;
+      },
+      diagnostics: () => tailFile(logFile),
+    });
+    this.opts.log?.(`Kafka broker ready on ${this.brokers} in ${Date.now() - started} ms (pid ${java.pid})`);
+  }
+
+  /** Graceful shutdown, so the data written so far is still there after `start()`. */
+  async stop(): Promise<void> {
+    await this.process?.stop();
+    this.process = undefined;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private jvmArgs(): string[] {
+    return [
+      // Kafka's own defaults (kafka-run-class.sh), with a heap sized for a small CI machine.
+      '-Xms256m',
+      '-Xmx512m',
+      '-XX:+UseG1GC',
+      '-XX:MaxGCPauseMillis=20',
+      '-XX:InitiatingHeapOccupancyPercent=35',
+      '-XX:+ExplicitGCInvokesConcurrent',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${join(this.dir, 'log4j.properties')}`,
+      '-cp',
+      // The JVM expands the wildcard itself; no shell is involved.
+      join(this.jarsDir, '*'),
+    ];
+  }
+
+  private async format(controllerPort: number): Promise<void> {
+    await writeFile(join(this.dir, 'server.properties'), serverProperties(this.port, controllerPort, join(this.dir, 'data')));
+    await writeFile(join(this.dir, 'log4j.properties'), LOG4J);
+    await run('java', [...this.jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', 'server.properties'], this.dir);
+  }
+}
+
+/** Ready means the broker serves metadata, not merely that its port is open. */
+async function kafkaAnswers(port: number): Promise<boolean> {
+  if (!(await isPortOpen(port))) return false;
+  const admin = new Kafka({
+    clientId: 'infra-readiness',
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    await admin.listTopics();
+    return cluster.brokers.length > 0;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Same format as `kafka-storage random-uuid` (URL-safe base64 of 16 random bytes), without starting a JVM for it. */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id; // a leading dash would be parsed as a CLI flag
+  }
+}
+
+function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+  return `# single-node KRaft broker for local development and tests
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${controllerPort}
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=${dataDir}
+num.partitions=6
+# one broker: every internal topic must live with replication factor 1, or groups and transactions never become available
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+default.replication.factor=1
+min.insync.replicas=1
+# fewer internal partitions than the default 50, so the first consumer group / transaction does not wait for 50 partition loads
+offsets.topic.num.partitions=10
+transaction.state.log.num.partitions=10
+# tests start consumers one after another; don't hold the first rebalance back for 3 s
+group.initial.rebalance.delay.ms=0
+# small-machine sizing
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.cleaner.dedupe.buffer.size=16777216
+`;
+}
+
+const LOG4J = `log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+`;
