@@ -7,11 +7,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { ensureCached, repoRoot, runMaven } from './cache.js';
-import { freePorts, isPortOpen, type JavaProcess, run, spawnJava, tailFile, waitFor } from './process.js';
-
-export type Log = (line: string) => void;
+import { kafkaAnswers } from './readiness.js';
+import { freePorts, type JavaProcess, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
 
 const READY_TIMEOUT_MS = 120_000;
 
@@ -85,7 +83,7 @@ export class JarsKafkaBroker {
       cleanupDirs: [this.dir],
     });
     this.process = java;
-    await waitFor(() => kafkaAnswers(this.port), {
+    await waitFor(() => kafkaAnswers(this.brokers), {
       what: `Kafka broker on ${this.brokers}`,
       timeoutMs: READY_TIMEOUT_MS,
       failFast: () => {
@@ -130,27 +128,6 @@ export class JarsKafkaBroker {
     await writeFile(join(this.dir, 'server.properties'), serverProperties(this.port, controllerPort, join(this.dir, 'data')));
     await writeFile(join(this.dir, 'log4j.properties'), LOG4J);
     await run('java', [...this.jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', 'server.properties'], this.dir);
-  }
-}
-
-/** Ready means the broker serves metadata, not merely that its port is open. */
-async function kafkaAnswers(port: number): Promise<boolean> {
-  if (!(await isPortOpen(port))) return false;
-  const admin = new Kafka({
-    clientId: 'infra-readiness',
-    brokers: [`127.0.0.1:${port}`],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 5000,
-    retry: { retries: 0 },
-  }).admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    await admin.listTopics();
-    return cluster.brokers.length > 0;
-  } finally {
-    await admin.disconnect().catch(() => {});
   }
 }
 

@@ -6,6 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 
+export type Log = (line: string) => void;
+
 /** Asks the kernel for `count` distinct free TCP ports on 127.0.0.1 (all held open until every one is known). */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
