@@ -34,9 +34,14 @@ export function runMain(main: () => Promise<void>): void {
 
 /** Env helpers: every variable arrives as a string or not at all. */
 export const env = {
-  int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-    z.coerce.number().int().min(min).max(max).default(fallback),
-  number: (fallback: number, min = -Infinity, max = Infinity) => z.coerce.number().min(min).max(max).default(fallback),
+  int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => {
+    const expected = `expected an integer from ${min} to ${max}`;
+    return z.coerce.number({ error: expected }).int(expected).min(min, expected).max(max, expected).default(fallback);
+  },
+  number: (fallback: number, min = -Infinity, max = Infinity) => {
+    const expected = `expected a number from ${min} to ${max}`;
+    return z.coerce.number({ error: expected }).min(min, expected).max(max, expected).default(fallback);
+  },
   bool: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })

@@ -69,7 +69,7 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
     await written;
   } catch (error) {
     deps.dedup.delete(identity.eventId);
-    deps.logger.warn({ ...context, err: error }, 'callback not accepted: broker unavailable');
+    deps.logger.warn({ ...context, reason: (error as Error).message }, 'callback not accepted: broker unavailable');
     return {
       status: 503,
       outcome: 'unavailable',

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { env } from './config.js';
+import type { TopicSpec } from './kafka.js';
+import { topicNames } from './topics.js';
+
+const DAY_MS = 24 * 60 * 60 * 1_000;
+
+/**
+ * Production settings of every topic the pipeline owns. Services may create their own topics at
+ * start from the same catalogue, and `topics ensure` creates or checks all of them, so a topic
+ * looks the same whoever created it first.
+ */
+export interface TopicSettings {
+  prefix: string;
+  partitions: number;
+  replicationFactor: number;
+  /** Writes with acks=all fail when fewer replicas than this are in sync. */
+  minInsyncReplicas: number;
+  /** Callbacks, results and retry tiers. */
+  retentionMs: number;
+  /** Dead letters wait for an operator: kept much longer. */
+  dlqRetentionMs: number;
+  /** Batch plans and outcomes are the audit trail of what Cognigy was told. */
+  ackBatchesRetentionMs: number;
+  /** Attempts counting the first call; retry tiers are 1..retryMaxAttempts-1. */
+  retryMaxAttempts: number;
+}
+
+export type TopicRole = 'callbacks' | 'retry' | 'results' | 'dlq' | 'ackBatches';
+
+export interface CatalogTopic extends TopicSpec {
+  role: TopicRole;
+  configEntries: { name: string; value: string }[];
+}
+
+/** Env names of the settings beyond `commonEnv` (TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR). */
+export const topicCatalogEnv = {
+  TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
+  TOPIC_RETENTION_MS: env.int(7 * DAY_MS, 60_000),
+  TOPIC_DLQ_RETENTION_MS: env.int(30 * DAY_MS, 60_000),
+  TOPIC_ACK_BATCHES_RETENTION_MS: env.int(90 * DAY_MS, 60_000),
+  RETRY_MAX_ATTEMPTS: env.int(4, 1, 10),
+};
+
+export interface TopicCatalogEnv {
+  TOPIC_PREFIX: string;
+  TOPIC_PARTITIONS: number;
+  TOPIC_REPLICATION_FACTOR: number;
+  TOPIC_MIN_INSYNC_REPLICAS?: number | undefined;
+  TOPIC_RETENTION_MS: number;
+  TOPIC_DLQ_RETENTION_MS: number;
+  TOPIC_ACK_BATCHES_RETENTION_MS: number;
+  RETRY_MAX_ATTEMPTS: number;
+}
+
+/**
+ * Without an explicit value: one replica may be lost without refusing writes, and never more than
+ * two are required (replication 3 -> 2, replication 1 or 2 -> 1).
+ */
+export function defaultMinInsyncReplicas(replicationFactor: number): number {
+  return Math.min(2, Math.max(1, replicationFactor - 1));
+}
+
+export function topicSettingsFromEnv(config: TopicCatalogEnv): TopicSettings {
+  const minInsyncReplicas = config.TOPIC_MIN_INSYNC_REPLICAS ?? defaultMinInsyncReplicas(config.TOPIC_REPLICATION_FACTOR);
+  if (minInsyncReplicas > config.TOPIC_REPLICATION_FACTOR) {
+    throw new RangeError(
+      `TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${config.TOPIC_REPLICATION_FACTOR}), got ${minInsyncReplicas}`,
+    );
+  }
+  return {
+    prefix: config.TOPIC_PREFIX,
+    partitions: config.TOPIC_PARTITIONS,
+    replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+    minInsyncReplicas,
+    retentionMs: config.TOPIC_RETENTION_MS,
+    dlqRetentionMs: config.TOPIC_DLQ_RETENTION_MS,
+    ackBatchesRetentionMs: config.TOPIC_ACK_BATCHES_RETENTION_MS,
+    retryMaxAttempts: config.RETRY_MAX_ATTEMPTS,
+  };
+}
+
+/** Every topic with partitions, replication and the topic-level configs it should carry. */
+export function topicCatalog(settings: TopicSettings): CatalogTopic[] {
+  const names = topicNames(settings.prefix);
+  const topic = (name: string, role: TopicRole, retentionMs: number): CatalogTopic => ({
+    topic: name,
+    role,
+    numPartitions: settings.partitions,
+    replicationFactor: settings.replicationFactor,
+    configEntries: [
+      { name: 'cleanup.policy', value: 'delete' },
+      { name: 'min.insync.replicas', value: String(settings.minInsyncReplicas) },
+      { name: 'retention.ms', value: String(retentionMs) },
+    ],
+  });
+  const retryTiers = Array.from({ length: Math.max(0, settings.retryMaxAttempts - 1) }, (_, i) =>
+    topic(names.retry(i + 1), 'retry', settings.retentionMs),
+  );
+  return [
+    topic(names.callbacks, 'callbacks', settings.retentionMs),
+    ...retryTiers,
+    topic(names.results, 'results', settings.retentionMs),
+    topic(names.dlq, 'dlq', settings.dlqRetentionMs),
+    topic(names.ackBatches, 'ackBatches', settings.ackBatchesRetentionMs),
+  ];
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Starts (or reuses, via KAFKA_BROKERS / SCHEMA_REGISTRY_URL) one Kafka broker and schema registry per run.
+    globalSetup: ['test/support/global-setup.ts'],
+    // Real broker round trips (group joins, transactions) on a 2-core CI machine are slow, not broken.
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    teardownTimeout: 60_000,
+    // Child processes rather than threads: kafkajs clients and their timers are torn down with the process.
+    pool: 'forks',
+    // Two test files at a time: the JVM broker and registry need the remaining CPU.
+    maxWorkers: 2,
+    // `json` gives .ci/run a machine-readable summary (numPassedTests / numFailedTests).
+    reporters: ['default', ['json', { outputFile: '.cache/test-results.json' }]],
+  },
+});
