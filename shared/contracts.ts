@@ -59,6 +59,14 @@ export interface AckBatchRange {
   toOffset: number;
 }
 
+/** One entry of a batch acknowledgment, as sent to Cognigy. */
+export interface AckBatchItem {
+  webhookId: string;
+  sequenceIndex: number;
+  status: AckStatus;
+  errorDirective: ErrorDirective | null;
+}
+
 export interface AckBatch {
   batchId: string;
   idempotencyKey: string;
@@ -69,4 +77,6 @@ export interface AckBatch {
   failedCount: number | null;
   latencyMs: number | null;
   at: string;
+  /** The items sent (PLANNED records; empty on outcome records). */
+  statusMatrix: AckBatchItem[];
 }

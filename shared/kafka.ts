@@ -48,6 +48,8 @@ export type {
   TopicPartitionOffsetAndMetadata,
 };
 export { CompressionTypes };
+/** Topic config lookups and changes (operations CLI). */
+export const { ConfigResourceTypes, ConfigSource } = kafkajs;
 export type KafkaClient = Kafka;
 
 export interface KafkaSettings {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCached, runMaven } from './cache.js';
 import { registryAnswers } from './readiness.js';
-import { freePort, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
+import { freePort, exitReason, isPortClash, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
 
 // 3.0.9 is the newest release with the `all` (fast-jar) archive on Maven Central.
 const VERSION = '3.0.9';
@@ -52,6 +52,10 @@ export async function startApicurio(opts: { log?: Log; detached?: boolean } = {}
       [
         '-Xms128m',
         '-Xmx512m',
+        // Clients cache schemas by id, so the registry sees little traffic: a C1-only JIT and the serial
+        // collector start ~40% faster and leave the CPU to the broker on small machines.
+        '-XX:TieredStopAtLevel=1',
+        '-XX:+UseSerialGC',
         '-XX:+ExitOnOutOfMemoryError',
         '-Dquarkus.http.host=127.0.0.1',
         `-Dquarkus.http.port=${port}`,
@@ -80,10 +84,7 @@ export async function startApicurio(opts: { log?: Log; detached?: boolean } = {}
       await waitFor(() => registryAnswers(url), {
         what: `Apicurio Registry on ${url}`,
         timeoutMs: READY_TIMEOUT_MS,
-        failFast: () => {
-          const status = java.exitStatus();
-          return status === undefined ? undefined : `java exited (${status})`;
-        },
+        failFast: () => exitReason(java, logFile),
         diagnostics: () => tailFile(logFile),
       });
       log(`schema registry ready on ${url} in ${Date.now() - started} ms (pid ${java.pid})`);
@@ -91,7 +92,7 @@ export async function startApicurio(opts: { log?: Log; detached?: boolean } = {}
     } catch (err) {
       await registry.stop();
       // Another process may have taken the port between freePort() and the JVM binding it.
-      if (!(err as Error).message.includes('Address already in use') || attempt >= 3) throw err;
+      if (!isPortClash(err) || attempt >= 3) throw err;
       log(`port ${port} was taken meanwhile, retrying with a new port`);
     }
   }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCached, repoRoot, runMaven } from './cache.js';
 import { kafkaAnswers } from './readiness.js';
-import { freePorts, type JavaProcess, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
+import { freePorts, exitReason, isPortClash, type JavaProcess, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
 
 const READY_TIMEOUT_MS = 120_000;
 
@@ -65,8 +65,7 @@ export class JarsKafkaBroker {
         return broker;
       } catch (err) {
         await broker.destroy();
-        const portClash = (err as Error).message.includes('Address already in use');
-        if (!portClash || attempt >= 3) throw err;
+        if (!isPortClash(err) || attempt >= 3) throw err;
         log(`port ${port} or ${controllerPort} was taken meanwhile, retrying with new ports`);
       }
     }
@@ -86,10 +85,7 @@ export class JarsKafkaBroker {
     await waitFor(() => kafkaAnswers(this.brokers), {
       what: `Kafka broker on ${this.brokers}`,
       timeoutMs: READY_TIMEOUT_MS,
-      failFast: () => {
-        const status = java.exitStatus();
-        return status === undefined ? undefined : `java exited (${status})`;
-      },
+      failFast: () => exitReason(java, logFile),
       diagnostics: () => tailFile(logFile),
     });
     this.opts.log?.(`Kafka broker ready on ${this.brokers} in ${Date.now() - started} ms (pid ${java.pid})`);

@@ -91,10 +91,21 @@ export function delay(ms: number): Promise<void> {
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: the pid exists but belongs to someone else, so it is alive.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+// A JVM whose parent died is re-parented to PID 1, which in containers and micro-VMs may reap late or
+// never; its zombie still answers kill(pid, 0) although the process is gone.
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false; // no procfs (macOS) or already gone
   }
 }
 
@@ -105,7 +116,8 @@ export async function killPid(pid: number, graceMs = 15_000): Promise<void> {
   while (isAlive(pid) && Date.now() < deadline) await delay(100);
   if (isAlive(pid)) {
     signal(pid, 'SIGKILL');
-    while (isAlive(pid)) await delay(50);
+    const killDeadline = Date.now() + 5000;
+    while (isAlive(pid) && Date.now() < killDeadline) await delay(50);
   }
 }
 
@@ -138,6 +150,23 @@ export async function run(command: string, args: string[], cwd: string): Promise
   const text = output.join('');
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${code}):\n${text.trim()}`);
   return text;
+}
+
+const PORT_CLASH = /Address already in use|in use by another process/;
+
+/**
+ * For `WaitOptions.failFast`: undefined while the JVM runs, else why it stopped. A port grabbed by
+ * another process between choosing and binding it is named explicitly, so callers can retry (isPortClash).
+ */
+export function exitReason(java: JavaProcess, logFile: string): string | undefined {
+  const status = java.exitStatus();
+  if (status === undefined) return undefined;
+  const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  return `java exited (${status})${PORT_CLASH.test(log) ? ': port already in use' : ''}`;
+}
+
+export function isPortClash(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('port already in use');
 }
 
 export function requireCommand(command: string, hint: string): void {
@@ -199,7 +228,8 @@ export function spawnJava(args: string[], opts: SpawnJavaOptions): JavaProcess {
 const WATCHDOG = `
 const fs = require('node:fs');
 const [parent, child, ...dirs] = process.argv.slice(1);
-const alive = (pid) => { try { process.kill(Number(pid), 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+const zombie = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'utf8'); return s.slice(s.lastIndexOf(')') + 2).startsWith('Z'); } catch { return false; } };
+const alive = (pid) => { try { process.kill(Number(pid), 0); } catch (e) { return e.code === 'EPERM'; } return !zombie(pid); };
 const poll = setInterval(() => {
   if (!alive(child)) process.exit(0);
   if (alive(parent)) return;

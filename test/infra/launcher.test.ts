@@ -62,6 +62,9 @@ describe('shared infrastructure (global setup)', () => {
   it('hands out a loopback broker and the ccompat base URL of a registry', () => {
     expect(infra.kafkaBrokers).toMatch(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/);
     expect(infra.schemaRegistryUrl).toMatch(/^http:\/\/[\w.-]+:\d+/);
+    // Workers inherit the environment set by the global setup, for code that configures itself from env.
+    expect(process.env.KAFKA_BROKERS).toBe(infra.kafkaBrokers);
+    expect(process.env.SCHEMA_REGISTRY_URL).toBe(infra.schemaRegistryUrl);
   });
 
   it('creates a topic; an idempotent producer writes and a consumer group reads it back', async () => {

@@ -1,0 +1,185 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  TaskCancelledError,
+  TimeoutStrategy,
+  circuitBreaker,
+  handleWhen,
+  timeout,
+  type CircuitBreakerPolicy,
+  type TimeoutPolicy,
+} from 'cockatiel';
+import { errorMessage, isRetriable } from '../../shared/errors.js';
+import { DownstreamRejected, DownstreamTimeout, DownstreamUnavailable, ShuttingDown } from './errors.js';
+
+export interface DownstreamSettings {
+  url: string;
+  timeoutMs: number;
+  /** Consecutive retriable failures that open the breaker. */
+  consecutiveFailures: number;
+  /** How long the breaker stays open before one trial call is let through. */
+  halfOpenAfterMs: number;
+}
+
+export interface DownstreamRequest {
+  eventId: string;
+  correlationId: string;
+  sessionId: string;
+  intent: string | null;
+  entities: unknown;
+  traceparent?: string;
+}
+
+export interface DownstreamReply {
+  status: number;
+  latencyMs: number;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+export type CallOutcome = 'ok' | 'timeout' | 'unavailable' | 'rejected';
+
+/**
+ * POST DOWNSTREAM_URL with `Idempotency-Key: <event-id>`, through cockatiel: a timeout inside a
+ * circuit breaker. Retriable failures (timeouts, 5xx, 408, 429, network) count towards the breaker;
+ * a 4xx answer does not, it is the request's fault, not the service's.
+ *
+ * While the breaker is open a call does not fail: it waits until a trial is possible and tries
+ * then, so an outage costs no retry attempts. `onBlocked` tells the intake to pause meanwhile.
+ */
+export class DownstreamClient {
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly timeout: TimeoutPolicy;
+  private openedAt = 0;
+  private trialTimer: NodeJS.Timeout | undefined;
+  private readonly blockedListeners: ((blocked: boolean) => void)[] = [];
+  private readonly stateListeners: ((state: BreakerState) => void)[] = [];
+
+  constructor(
+    private readonly settings: DownstreamSettings,
+    private readonly observe: (outcome: CallOutcome, seconds: number) => void = () => {},
+  ) {
+    this.breaker = circuitBreaker(handleWhen(isRetriable), {
+      halfOpenAfter: settings.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(settings.consecutiveFailures),
+    });
+    this.timeout = timeout(settings.timeoutMs, TimeoutStrategy.Aggressive);
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+      clearTimeout(this.trialTimer);
+      // Intake resumes when a trial call is possible, so there is a record to make it.
+      this.trialTimer = setTimeout(() => this.emitBlocked(false), settings.halfOpenAfterMs);
+      this.trialTimer.unref();
+      this.emitBlocked(true);
+    });
+    this.breaker.onReset(() => {
+      clearTimeout(this.trialTimer);
+      this.emitBlocked(false);
+    });
+    this.breaker.onStateChange(() => {
+      for (const listener of this.stateListeners) listener(this.state);
+    });
+  }
+
+  get state(): BreakerState {
+    switch (this.breaker.state) {
+      case CircuitState.Closed:
+        return 'closed';
+      case CircuitState.HalfOpen:
+        return 'half-open';
+      default:
+        return 'open';
+    }
+  }
+
+  /** `true` when the breaker opens, `false` when a trial is due or it closed again. */
+  onBlocked(listener: (blocked: boolean) => void): void {
+    this.blockedListeners.push(listener);
+  }
+
+  onStateChange(listener: (state: BreakerState) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /**
+   * One fulfillment call. Throws DownstreamTimeout, DownstreamUnavailable or DownstreamRejected;
+   * waits (without failing) while the breaker is open; throws ShuttingDown if `signal` aborts that wait.
+   */
+  async fulfill(request: DownstreamRequest, signal: AbortSignal): Promise<DownstreamReply> {
+    for (;;) {
+      try {
+        return await this.breaker.execute(() => this.callOnce(request));
+      } catch (error) {
+        if (!(error instanceof BrokenCircuitError)) throw error;
+        await this.untilTrialPossible(signal);
+      }
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.trialTimer);
+  }
+
+  private async callOnce(request: DownstreamRequest): Promise<DownstreamReply> {
+    const started = performance.now();
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'idempotency-key': request.eventId,
+      'x-correlation-id': request.correlationId,
+    };
+    if (request.traceparent) headers.traceparent = request.traceparent;
+    const body = JSON.stringify({
+      sessionId: request.sessionId,
+      intent: request.intent,
+      entities: request.entities,
+      correlationId: request.correlationId,
+    });
+    let status: number;
+    try {
+      status = await this.timeout.execute(async ({ signal }) => {
+        const response = await fetch(this.settings.url, { method: 'POST', headers, body, signal });
+        await response.arrayBuffer();
+        return response.status;
+      });
+    } catch (error) {
+      const seconds = (performance.now() - started) / 1_000;
+      if (error instanceof TaskCancelledError) {
+        this.observe('timeout', seconds);
+        throw new DownstreamTimeout(`no answer from the downstream within ${this.settings.timeoutMs} ms`);
+      }
+      this.observe('unavailable', seconds);
+      throw new DownstreamUnavailable(`downstream unreachable: ${errorMessage(error)}`, null, { cause: error });
+    }
+    const latencyMs = performance.now() - started;
+    if (status >= 200 && status < 300) {
+      this.observe('ok', latencyMs / 1_000);
+      return { status, latencyMs };
+    }
+    if (status === 408 || status === 429 || status >= 500) {
+      this.observe('unavailable', latencyMs / 1_000);
+      throw new DownstreamUnavailable(`downstream answered ${status}`, status);
+    }
+    this.observe('rejected', latencyMs / 1_000);
+    throw new DownstreamRejected(`downstream answered ${status}`, status);
+  }
+
+  private untilTrialPossible(signal: AbortSignal): Promise<void> {
+    const waitMs = Math.max(10, this.openedAt + this.settings.halfOpenAfterMs - Date.now());
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(new ShuttingDown('stopped while the breaker was open'));
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new ShuttingDown('stopped while the breaker was open'));
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, waitMs);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private emitBlocked(blocked: boolean): void {
+    for (const listener of this.blockedListeners) listener(blocked);
+  }
+}

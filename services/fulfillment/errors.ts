@@ -1,0 +1,47 @@
+import { NonRetriableError, RetriableError } from '../../shared/errors.js';
+
+/**
+ * The failures fulfillment tells apart. Each carries `retriable`; decisions.ts maps them to a
+ * retry tier or the DLQ and to the ack of DESIGN, in one place.
+ */
+
+/** The downstream call took longer than DOWNSTREAM_TIMEOUT_MS. */
+export class DownstreamTimeout extends RetriableError {}
+
+/** 5xx, 408, 429 or a network error: the downstream may answer later. */
+export class DownstreamUnavailable extends RetriableError {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Any other 4xx: the downstream refused this request, and sending it again will not help. */
+export class DownstreamRejected extends NonRetriableError {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The record value is not a CognigyCallback in the Confluent Avro wire format. */
+export class UndecodableRecord extends NonRetriableError {}
+
+/** The schema registry could not be asked for the writer's schema; decoding may work later. */
+export class RegistryUnavailable extends RetriableError {}
+
+/** Work stopped because the service is shutting down; the record stays uncommitted. */
+export class ShuttingDown extends Error {
+  override name = 'ShuttingDown';
+}
+
+export function downstreamStatus(error: unknown): number | null {
+  if (error instanceof DownstreamRejected) return error.status;
+  if (error instanceof DownstreamUnavailable) return error.status;
+  return null;
+}

@@ -1,0 +1,64 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../shared/metrics.js';
+
+/** Fulfillment's Prometheus metrics (consumer lag comes from trackConsumerLag). */
+export function fulfillmentMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    outcomes: new Counter({
+      name: 'fulfillment_records_total',
+      help: 'Records processed, by outcome (fulfilled, fallback, retried, dead-lettered, duplicate)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    results: new Counter({
+      name: 'fulfillment_results_total',
+      help: 'Definitive results written, by route and ack status',
+      labelNames: ['route', 'ack_status'] as const,
+      registers,
+    }),
+    retries: new Counter({
+      name: 'fulfillment_retries_total',
+      help: 'Records sent to a retry tier',
+      labelNames: ['tier'] as const,
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'fulfillment_dead_letters_total',
+      help: 'Records sent to the DLQ, by dlq-reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    downstreamLatency: new Histogram({
+      name: 'fulfillment_downstream_call_seconds',
+      help: 'Downstream call duration, by outcome (ok, timeout, unavailable, rejected)',
+      labelNames: ['outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    endToEndLatency: new Histogram({
+      name: 'fulfillment_result_latency_seconds',
+      help: 'From ingress receipt (receivedAt) to the result, retries included',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: 'fulfillment_breaker_state',
+      help: 'Downstream circuit breaker: 0 closed, 1 half-open, 2 open',
+      registers,
+    }),
+    inFlight: new Gauge({ name: 'fulfillment_in_flight', help: 'Records being processed now', registers }),
+    buffered: new Gauge({
+      name: 'fulfillment_buffered',
+      help: 'Records taken from Kafka and not finished (running or waiting for their key)',
+      registers,
+    }),
+    commits: new Counter({
+      name: 'fulfillment_commits_total',
+      help: 'Offset commits (plain or transactional), by result',
+      labelNames: ['kind', 'result'] as const,
+      registers,
+    }),
+  };
+}
+
+export type FulfillmentMetrics = ReturnType<typeof fulfillmentMetrics>;

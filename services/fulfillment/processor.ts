@@ -1,0 +1,176 @@
+import type { CognigyCallback, FulfillmentResult } from '../../shared/contracts.js';
+import { errorMessage } from '../../shared/errors.js';
+import { messageLogger, type Logger } from '../../shared/logging.js';
+import type { TopicNames } from '../../shared/topics.js';
+import { buildResult, decideFailure, type Ending, type ResultSubject } from './decisions.js';
+import type { DownstreamClient, DownstreamRequest } from './downstream-client.js';
+import { downstreamStatus, ShuttingDown } from './errors.js';
+import type { FulfillmentMetrics } from './metrics.js';
+import type { RecentEvents } from './recent-events.js';
+import { attemptState, deadLetterRecord, identityFromEnvelope, resultHeaders, retryRecord, type InRecord, type OutRecord } from './records.js';
+import type { RetryPolicy } from './retry-policy.js';
+import { route, type Thresholds } from './routing.js';
+
+/** What one record led to: the records to write, and the event id to remember once they are durable. */
+export interface Completion {
+  outcome: Outcome;
+  outputs: OutRecord[];
+  /** Set when the callback was answered ACKNOWLEDGED: a repeat of it is then not sent downstream. */
+  acknowledgedEventId?: string;
+}
+
+export type Outcome = 'fulfilled' | 'fallback' | 'retried' | 'dead-lettered' | 'duplicate';
+
+export interface ProcessorDeps {
+  topics: TopicNames;
+  tierOf: (topic: string) => number;
+  decode: (value: Buffer | null) => Promise<CognigyCallback>;
+  encodeResult: (result: FulfillmentResult) => Promise<Buffer>;
+  downstream: DownstreamClient;
+  thresholds: Thresholds;
+  policy: RetryPolicy;
+  recent: RecentEvents;
+  metrics: FulfillmentMetrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * One record from the callbacks topic or a retry tier, start to end: decode, skip a repeat,
+ * route (routing.ts), call the downstream (downstream-client.ts), and on failure let
+ * decisions.ts choose between a retry tier and the DLQ. Returns the records to write; writing
+ * them and committing the offset is the caller's (output.ts).
+ */
+export class RecordProcessor {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ProcessorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Throws only ShuttingDown (the record stays uncommitted) or when a result cannot be encoded
+   * (the caller restarts the partition from its committed offset).
+   */
+  async process(record: InRecord, signal: AbortSignal): Promise<Completion> {
+    const state = attemptState(record, this.deps.tierOf);
+    const attempt = state.previousAttempts + 1;
+    let callback: CognigyCallback;
+    let threshold: number | null = null;
+    let downstreamStatus: number | null = null;
+    try {
+      callback = await this.deps.decode(record.value);
+      if (this.deps.recent.has(callback.eventId)) return { outcome: 'duplicate', outputs: [] };
+      const decision = route(callback, this.deps.thresholds);
+      threshold = decision.threshold;
+      if (decision.route === 'downstream') {
+        downstreamStatus = (await this.deps.downstream.fulfill(downstreamRequest(callback, record), signal)).status;
+      }
+    } catch (error) {
+      if (error instanceof ShuttingDown) throw error;
+      return this.failed(record, callbackOrUndefined(), { attempt, threshold, error, state });
+    }
+    const ending = downstreamStatus === null ? 'fallback' : 'fulfilled';
+    return this.ended(record, callback, ending, { attempts: ending === 'fallback' ? 0 : attempt, threshold, downstreamStatus });
+  }
+
+  private async failed(
+    record: InRecord,
+    callback: CognigyCallback | undefined,
+    f: { attempt: number; threshold: number | null; error: unknown; state: ReturnType<typeof attemptState> },
+  ): Promise<Completion> {
+    const now = this.now();
+    const log = this.logFor(record, callback);
+    const decision = decideFailure(f.error, f.attempt, this.deps.policy, now, { firstFailedAt: f.state.firstFailedAt });
+    const facts = { attempt: f.attempt, error: f.error, now };
+    if (decision.action === 'retry') {
+      const topic = this.deps.topics.retry(decision.tier);
+      log.warn({ attempt: f.attempt, tier: decision.tier, dueAt: decision.dueAt, err: errorMessage(f.error) }, 'attempt failed, retrying');
+      this.deps.metrics.retries.inc({ tier: String(decision.tier) });
+      return { outcome: 'retried', outputs: [retryRecord(record, f.state, { ...facts, topic, dueAt: decision.dueAt })] };
+    }
+    log.error({ attempt: f.attempt, reason: decision.reason, err: errorMessage(f.error) }, 'dead-lettered');
+    this.deps.metrics.deadLetters.inc({ reason: decision.reason });
+    const dead = deadLetterRecord(record, f.state, { ...facts, topic: this.deps.topics.dlq, reason: decision.reason });
+    const subject = callback ? subjectOf(callback) : envelopeSubject(record);
+    if (!subject) {
+      log.error('no event-id header or key: dead-lettered without a result');
+      return { outcome: 'dead-lettered', outputs: [dead] };
+    }
+    // A malformed record made no downstream call in this attempt.
+    const attempts = decision.ending === 'malformed' ? f.state.previousAttempts : f.attempt;
+    const ended = await this.ended(record, subject, decision.ending, {
+      attempts,
+      threshold: f.threshold,
+      downstreamStatus: downstreamStatus(f.error),
+    });
+    return { outcome: 'dead-lettered', outputs: [dead, ...ended.outputs] };
+  }
+
+  private async ended(
+    record: InRecord,
+    subject: ResultSubject,
+    ending: Ending,
+    details: { attempts: number; threshold: number | null; downstreamStatus: number | null },
+  ): Promise<Completion> {
+    const now = this.now();
+    const result = buildResult(subjectOf(subject), ending, { ...details, now });
+    this.deps.metrics.results.inc({ route: result.route, ack_status: result.ackStatus });
+    this.deps.metrics.endToEndLatency.observe(result.latencyMs / 1_000);
+    const output: OutRecord = {
+      topic: this.deps.topics.results,
+      key: result.sessionId,
+      value: await this.deps.encodeResult(result),
+      headers: resultHeaders(subject, record),
+    };
+    const acknowledged = result.ackStatus === 'ACKNOWLEDGED';
+    const outcome = ending === 'fulfilled' ? 'fulfilled' : ending === 'fallback' ? 'fallback' : 'dead-lettered';
+    return { outcome, outputs: [output], ...(acknowledged ? { acknowledgedEventId: result.eventId } : {}) };
+  }
+
+  private logFor(record: InRecord, callback: ResultSubject | undefined): Logger {
+    const identity = callback ?? identityFromEnvelope(record);
+    return messageLogger(this.deps.logger, {
+      eventId: identity?.eventId,
+      correlationId: identity?.correlationId,
+      sessionId: identity?.sessionId,
+    }).child({ topic: record.topic, partition: record.partition, offset: record.offset });
+  }
+}
+
+function subjectOf(s: ResultSubject): ResultSubject {
+  return {
+    eventId: s.eventId,
+    correlationId: s.correlationId,
+    sessionId: s.sessionId,
+    intent: s.intent,
+    confidence: s.confidence,
+    receivedAt: s.receivedAt,
+  };
+}
+
+function envelopeSubject(record: InRecord): ResultSubject | undefined {
+  const identity = identityFromEnvelope(record);
+  return identity ? { ...identity, intent: null, confidence: null } : undefined;
+}
+
+function downstreamRequest(callback: CognigyCallback, record: InRecord): DownstreamRequest {
+  return {
+    eventId: callback.eventId,
+    correlationId: callback.correlationId,
+    sessionId: callback.sessionId,
+    intent: callback.intent,
+    entities: parseEntities(callback.entities),
+    traceparent: record.headers.traceparent,
+  };
+}
+
+/** Entities travel as JSON text in the Avro record; the downstream gets them as JSON. */
+function parseEntities(entities: string | null): unknown {
+  if (entities === null) return null;
+  try {
+    return JSON.parse(entities);
+  } catch {
+    return entities;
+  }
+}

@@ -1,0 +1,234 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { createKafka, type Admin, type KafkaClient } from '../kafka.js';
+import { createRegistry } from '../serde.js';
+import { topicCatalog, topicSettingsFromEnv } from '../topic-catalog.js';
+import { topicNames } from '../topics.js';
+import { CliEnv, type CliConfig } from './config.js';
+import { dlqList, dlqRedrive, dlqShow, type DlqContext } from './dlq.js';
+import { parseDlqFilter, parsePosition } from './dlq-filter.js';
+import { ExitCode, println, type Out } from './output.js';
+import { replay } from './replay.js';
+import { parseReplayTarget } from './replay-plan.js';
+import { parseDateTime, parseDuration, parseInstant, UsageError } from './time-spec.js';
+import { topicsDescribe, topicsEnsure } from './topics.js';
+
+const USAGE: Record<string, string> = {
+  main: `usage: npm run cli -- <command> [options]
+
+commands:
+  replay            reset a consumer group's offsets on a topic (dry run unless --execute)
+  dlq list          dead letters, newest first
+  dlq show P:O      one dead letter: headers and decoded value
+  dlq redrive       send dead letters back through the first retry tier (dry run unless --execute)
+  topics ensure     create missing topics, check existing ones against the catalogue
+  topics describe   topics with their settings, and the lag of each consumer group
+
+Run any command with --help for its options. Settings come from env (KAFKA_BROKERS,
+SCHEMA_REGISTRY_URL, TOPIC_PREFIX, ...), as for the services.
+exit codes: 0 done, 1 error, 2 usage or configuration error, 3 nothing to do, 4 refused, 5 topic drift`,
+  replay: `usage: npm run cli -- replay --group G --topic T <target> [--execute] [--json]
+
+target, exactly one of:
+  --to-datetime ISO        first offset at or after the time (a zone is required: Z or +02:00)
+  --by-duration D          the same, D ago (90s, 15m, 1h30m, 2d)
+  --to-offset P:O          partition P to offset O; repeat for more partitions, others stay
+  --to-earliest            the first offset still retained
+
+Prints the plan per partition (current offset -> target, records to process again, lag) and
+changes nothing unless --execute is given. Refused while the group has active members.
+exit codes: 0 applied (or plan printed), 3 nothing to do, 4 refused (group active)`,
+  'dlq list': `usage: npm run cli -- dlq list [filters] [--limit N] [--json]
+
+filters (repeatable ones match any of the values):
+  --reason R               dlq-reason header
+  --error-class C          error-class header
+  --original-topic T       original-topic header
+  --since T, --until T     dead-lettered in [since, until): ISO date-time or a duration ago (2h)
+--limit N (default 50) caps the rows shown; the counts cover every match.
+exit codes: 0 listed, 3 nothing matches`,
+  'dlq show': `usage: npm run cli -- dlq show PARTITION:OFFSET [--json]
+
+Headers and the value decoded through the schema registry (raw text when it cannot be decoded).
+exit codes: 0 shown, 3 no record there`,
+  'dlq redrive': `usage: npm run cli -- dlq redrive [filters of dlq list] [--execute] [--json]
+
+Sends matching callbacks back, original key and bytes unchanged, through the first retry tier
+with headers redriven-from=<dlq>:<partition>:<offset>, retry-attempt=0, retry-due-at=now.
+Results dead-lettered by the ack aggregator are skipped and counted. Each dead letter is
+redriven at most once: progress is committed, in the same transaction as the moved records,
+by the group DLQ_REDRIVE_GROUP_ID (default cognigy-dlq-redrive). Dry run unless --execute.
+exit codes: 0 moved (or plan printed), 3 nothing to redrive, 4 refused (another redrive runs)`,
+  'topics ensure': `usage: npm run cli -- topics ensure [--fix-configs]
+
+Creates missing topics with TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR,
+TOPIC_MIN_INSYNC_REPLICAS, TOPIC_RETENTION_MS (TOPIC_DLQ_RETENTION_MS,
+TOPIC_ACK_BATCHES_RETENTION_MS for the DLQ and the batch records) and retry tiers
+1..RETRY_MAX_ATTEMPTS-1; reports drift of existing ones. --fix-configs sets drifted configs.
+exit codes: 0 all as catalogued, 5 drift remains`,
+  'topics describe': `usage: npm run cli -- topics describe [--group G ...]
+
+Every catalogue topic with partitions, replication, min.insync.replicas, retention and records,
+then the lag of FULFILLMENT_GROUP_ID, ACK_GROUP_ID, DLQ_REDRIVE_GROUP_ID and each --group.`,
+};
+
+const FILTER_OPTIONS = {
+  reason: { type: 'string', multiple: true },
+  'error-class': { type: 'string', multiple: true },
+  'original-topic': { type: 'string', multiple: true },
+  since: { type: 'string' },
+  until: { type: 'string' },
+} as const;
+
+const OPTIONS = {
+  replay: {
+    group: { type: 'string' },
+    topic: { type: 'string' },
+    'to-datetime': { type: 'string' },
+    'to-offset': { type: 'string', multiple: true },
+    'to-earliest': { type: 'boolean' },
+    'by-duration': { type: 'string' },
+    execute: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  'dlq list': { ...FILTER_OPTIONS, limit: { type: 'string' }, json: { type: 'boolean' } },
+  'dlq show': { json: { type: 'boolean' } },
+  'dlq redrive': { ...FILTER_OPTIONS, execute: { type: 'boolean' }, json: { type: 'boolean' } },
+  'topics ensure': { 'fix-configs': { type: 'boolean' } },
+  'topics describe': { group: { type: 'string', multiple: true } },
+} satisfies Record<string, ParseArgsConfig['options']>;
+
+type CommandName = keyof typeof OPTIONS;
+
+/** Clients a command needs; tests hand in their own. */
+export interface CliClients {
+  kafka: KafkaClient;
+  admin: Admin;
+}
+
+/**
+ * Parses argv, runs one command and returns its exit code. Output goes to `out`, problems to
+ * `err`. Without `clients`, Kafka clients are built from env and closed afterwards.
+ */
+export async function runCli(
+  argv: string[],
+  opts: { env?: NodeJS.ProcessEnv; out?: Out; err?: Out; clients?: CliClients; now?: () => number } = {},
+): Promise<number> {
+  const out = opts.out ?? process.stdout;
+  const err = opts.err ?? process.stderr;
+  const [first, second] = argv;
+  const name = commandName(first, second);
+  if (!name) {
+    const asked = first === undefined || first === '--help' || first === '-h' || first === 'help';
+    println(asked ? out : err, (asked ? '' : `unknown command: ${argv.slice(0, 2).join(' ')}\n\n`) + USAGE.main);
+    return asked ? ExitCode.ok : ExitCode.usage;
+  }
+  const rest = argv.slice(name.split(' ').length);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    println(out, USAGE[name]);
+    return ExitCode.ok;
+  }
+  let config: CliConfig;
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: OPTIONS[name], allowPositionals: name === 'dlq show', strict: true });
+    config = loadConfig(CliEnv, opts.env ?? process.env);
+  } catch (error) {
+    const prefix = error instanceof ConfigError ? 'configuration error' : 'error';
+    println(err, `${prefix}: ${error instanceof Error ? error.message : String(error)}\n(see: npm run cli -- ${name} --help)`);
+    return ExitCode.usage;
+  }
+
+  const owned = opts.clients === undefined;
+  const kafka = opts.clients?.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ops-cli' });
+  const admin = opts.clients?.admin ?? kafka.admin();
+  try {
+    if (owned) await admin.connect();
+    return await run(name, parsed.values, parsed.positionals, { config, kafka, admin, out, now: opts.now ?? Date.now });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      println(err, `error: ${error.message}\n(see: npm run cli -- ${name} --help)`);
+      return ExitCode.usage;
+    }
+    println(err, `error: ${error instanceof Error ? error.message : String(error)}`);
+    return ExitCode.error;
+  } finally {
+    if (owned) await admin.disconnect();
+  }
+}
+
+function commandName(first: string | undefined, second: string | undefined): CommandName | undefined {
+  if (first === 'replay') return 'replay';
+  const two = `${first} ${second}`;
+  return two in OPTIONS ? (two as CommandName) : undefined;
+}
+
+interface RunContext {
+  config: CliConfig;
+  kafka: KafkaClient;
+  admin: Admin;
+  out: Out;
+  now: () => number;
+}
+
+async function run(name: CommandName, values: Record<string, unknown>, positionals: string[], ctx: RunContext): Promise<number> {
+  const { config, admin, out } = ctx;
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const str = (key: string) => values[key] as string | undefined;
+  const list = (key: string) => values[key] as string[] | undefined;
+  const flag = (key: string) => values[key] === true;
+  const dlq = (): DlqContext => ({
+    kafka: ctx.kafka,
+    admin,
+    topics,
+    out,
+    redriveGroup: config.DLQ_REDRIVE_GROUP_ID,
+    registry: createRegistry(config.SCHEMA_REGISTRY_URL),
+    now: ctx.now,
+  });
+  const filter = () =>
+    parseDlqFilter(
+      { reason: list('reason'), 'error-class': list('error-class'), 'original-topic': list('original-topic'), since: str('since'), until: str('until') },
+      (text) => parseInstant(text, ctx.now()),
+    );
+
+  switch (name) {
+    case 'replay': {
+      const group = str('group');
+      const topic = str('topic');
+      if (!group || !topic) throw new UsageError('--group and --topic are required');
+      const target = parseReplayTarget(
+        { 'to-datetime': str('to-datetime'), 'to-offset': list('to-offset'), 'to-earliest': flag('to-earliest'), 'by-duration': str('by-duration') },
+        ctx.now(),
+        { dateTime: parseDateTime, duration: parseDuration },
+      );
+      return (await replay(admin, { group, topic, target, execute: flag('execute'), json: flag('json') }, out)).exitCode;
+    }
+    case 'dlq list': {
+      const limit = Number(str('limit') ?? 50);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
+      return (await dlqList(dlq(), { filter: filter(), limit, json: flag('json') })).exitCode;
+    }
+    case 'dlq show': {
+      if (positionals.length !== 1) throw new UsageError('expected one PARTITION:OFFSET');
+      const { partition, offset } = parsePosition(positionals[0] as string);
+      return (await dlqShow(dlq(), { partition, offset, json: flag('json') })).exitCode;
+    }
+    case 'dlq redrive':
+      return (await dlqRedrive(dlq(), { filter: filter(), execute: flag('execute'), json: flag('json') })).exitCode;
+    case 'topics ensure':
+      return (await topicsEnsure(admin, catalog(config), out, { fixConfigs: flag('fix-configs') })).exitCode;
+    case 'topics describe': {
+      const groups = [...new Set([config.FULFILLMENT_GROUP_ID, config.ACK_GROUP_ID, config.DLQ_REDRIVE_GROUP_ID, ...(list('group') ?? [])])];
+      return (await topicsDescribe(admin, catalog(config), groups, out)).exitCode;
+    }
+  }
+}
+
+function catalog(config: CliConfig) {
+  try {
+    return topicCatalog(topicSettingsFromEnv(config));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
