@@ -56,22 +56,22 @@ export class RecordProcessor {
     const state = attemptState(record, this.deps.tierOf);
     const attempt = state.previousAttempts + 1;
     let callback: CognigyCallback;
-    let threshold: number | null = null;
-    let downstreamStatus: number | null = null;
     try {
       callback = await this.deps.decode(record.value);
-      if (this.deps.recent.has(callback.eventId)) return { outcome: 'duplicate', outputs: [] };
-      const decision = route(callback, this.deps.thresholds);
-      threshold = decision.threshold;
-      if (decision.route === 'downstream') {
-        downstreamStatus = (await this.deps.downstream.fulfill(downstreamRequest(callback, record), signal)).status;
-      }
+    } catch (error) {
+      return this.failed(record, undefined, { attempt, threshold: null, error, state });
+    }
+    if (this.deps.recent.has(callback.eventId)) return { outcome: 'duplicate', outputs: [] };
+    const { route: to, threshold } = route(callback, this.deps.thresholds);
+    if (to === 'fallback') return this.ended(record, callback, 'fallback', { attempts: 0, threshold, downstreamStatus: null });
+    let downstreamStatus: number;
+    try {
+      downstreamStatus = (await this.deps.downstream.fulfill(downstreamRequest(callback, record), signal)).status;
     } catch (error) {
       if (error instanceof ShuttingDown) throw error;
-      return this.failed(record, callbackOrUndefined(), { attempt, threshold, error, state });
+      return this.failed(record, callback, { attempt, threshold, error, state });
     }
-    const ending = downstreamStatus === null ? 'fallback' : 'fulfilled';
-    return this.ended(record, callback, ending, { attempts: ending === 'fallback' ? 0 : attempt, threshold, downstreamStatus });
+    return this.ended(record, callback, 'fulfilled', { attempts: attempt, threshold, downstreamStatus });
   }
 
   private async failed(

@@ -5,11 +5,14 @@
  *   KAFKA_BROKERS=127.0.0.1:NNNN
  *   SCHEMA_REGISTRY_URL=http://127.0.0.1:NNNN/apis/ccompat/v7
  * Running `up` again while the services are alive prints the same lines without starting anything.
+ * `fetch` only downloads the jars into the cache (a CI prefetch step; a no-op when already cached).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensureApicurio } from '../infra/apicurio.js';
 import { infraCacheDir } from '../infra/cache.js';
+import { ensureKafkaJars } from '../infra/kafka-jars.js';
 import { type DetachedInfra, detachedInfraAlive, startDetachedInfra, stopDetachedInfra } from '../infra/launcher.js';
 
 const stateFile = (): string => join(infraCacheDir(), 'state.json');
@@ -54,11 +57,20 @@ async function down(): Promise<void> {
   process.stderr.write(`[infra] stopped (${state.runtime})\n`);
 }
 
+async function fetchJars(): Promise<void> {
+  const log = (line: string): void => {
+    process.stderr.write(`[infra] ${line}\n`);
+  };
+  const started = Date.now();
+  const [kafka, registry] = await Promise.all([ensureKafkaJars(log), ensureApicurio(log)]);
+  log(`cached in ${Date.now() - started} ms: ${kafka}, ${registry}`);
+}
+
 const command = process.argv[2];
-const commands: Record<string, () => Promise<void>> = { up, down };
+const commands: Record<string, () => Promise<void>> = { up, down, fetch: fetchJars };
 const action = command === undefined ? undefined : commands[command];
 if (!action) {
-  process.stderr.write('usage: tsx shared/cli/infra.ts up|down\n');
+  process.stderr.write('usage: tsx shared/cli/infra.ts up|down|fetch\n');
   process.exit(2);
 }
 try {

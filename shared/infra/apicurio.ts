@@ -7,7 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCached, runMaven } from './cache.js';
 import { registryAnswers } from './readiness.js';
-import { freePort, exitReason, isPortClash, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
+import {
+  exitReason,
+  freePort,
+  isPortClash,
+  JAVA_HINT,
+  type Log,
+  requireCommand,
+  run,
+  spawnJava,
+  tailFile,
+  waitFor,
+} from './process.js';
 
 // 3.0.9 is the newest release with the `all` (fast-jar) archive on Maven Central.
 const VERSION = '3.0.9';
@@ -42,6 +53,7 @@ export interface ApicurioRegistry {
 
 export async function startApicurio(opts: { log?: Log; detached?: boolean } = {}): Promise<ApicurioRegistry> {
   const log = opts.log ?? (() => {});
+  requireCommand('java', JAVA_HINT);
   const home = await ensureApicurio(log);
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {

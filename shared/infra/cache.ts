@@ -61,6 +61,6 @@ function isComplete(dir: string): boolean {
 
 /** Runs Maven in batch mode from `cwd`. */
 export async function runMaven(args: string[], cwd: string): Promise<void> {
-  requireCommand('mvn', 'install Maven (and a JDK 17+), or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to existing services');
+  requireCommand('mvn', 'install Maven and a JDK 17+, or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to existing services');
   await run('mvn', ['-B', '-q', '-Dstyle.color=never', ...args], cwd);
 }

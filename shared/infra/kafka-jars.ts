@@ -9,7 +9,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCached, repoRoot, runMaven } from './cache.js';
 import { kafkaAnswers } from './readiness.js';
-import { freePorts, exitReason, isPortClash, type JavaProcess, type Log, run, spawnJava, tailFile, waitFor } from './process.js';
+import {
+  exitReason,
+  freePorts,
+  isPortClash,
+  JAVA_HINT,
+  type JavaProcess,
+  type Log,
+  requireCommand,
+  run,
+  spawnJava,
+  tailFile,
+  waitFor,
+} from './process.js';
 
 const READY_TIMEOUT_MS = 120_000;
 
@@ -54,6 +66,7 @@ export class JarsKafkaBroker {
   /** Formats a fresh broker and starts it; retries with new ports if another process grabbed ours meanwhile. */
   static async launch(opts: JarsBrokerOptions = {}): Promise<JarsKafkaBroker> {
     const log = opts.log ?? (() => {});
+    requireCommand('java', JAVA_HINT);
     const jarsDir = await ensureKafkaJars(log);
     for (let attempt = 1; ; attempt++) {
       const [port, controllerPort] = (await freePorts(2)) as [number, number];
@@ -121,9 +134,11 @@ export class JarsKafkaBroker {
   }
 
   private async format(controllerPort: number): Promise<void> {
-    await writeFile(join(this.dir, 'server.properties'), serverProperties(this.port, controllerPort, join(this.dir, 'data')));
+    const properties = serverProperties(this.port, controllerPort, join(this.dir, 'data'));
+    await writeFile(join(this.dir, 'server.properties'), properties);
     await writeFile(join(this.dir, 'log4j.properties'), LOG4J);
-    await run('java', [...this.jvmArgs(), 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', 'server.properties'], this.dir);
+    const format = ['kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', 'server.properties'];
+    await run('java', [...this.jvmArgs(), ...format], this.dir);
   }
 }
 

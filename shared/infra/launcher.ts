@@ -8,10 +8,10 @@
  * LOCAL_INFRA=jars|testcontainers skips the Docker probe and forces 2 or 3.
  */
 import { rm } from 'node:fs/promises';
-import { registryAnswers, kafkaAnswers } from './readiness.js';
 import { startApicurio } from './apicurio.js';
 import { JarsKafkaBroker } from './kafka-jars.js';
 import { isAlive, killPid, type Log, waitFor } from './process.js';
+import { kafkaAnswers, registryAnswers } from './readiness.js';
 import { dockerAvailable, removeContainers, startContainerInfra, startContainerKafkaBroker } from './testcontainers.js';
 
 export type { Log } from './process.js';
@@ -126,7 +126,15 @@ export async function startDetachedInfra(opts: InfraOptions = {}): Promise<Detac
   const startedAt = new Date().toISOString();
   if ((await chooseRuntime()) === 'testcontainers') {
     const infra = await startContainerInfra({ log, detached: true });
-    return { runtime: 'testcontainers', ...pick(infra), pids: [], dirs: [], containerIds: infra.containerIds, networkIds: infra.networkIds, startedAt };
+    return {
+      runtime: 'testcontainers',
+      ...pick(infra),
+      pids: [],
+      dirs: [],
+      containerIds: infra.containerIds,
+      networkIds: infra.networkIds,
+      startedAt,
+    };
   }
   const [broker, registry] = await startBoth(
     () => JarsKafkaBroker.launch({ log, detached: true }),

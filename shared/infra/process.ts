@@ -169,6 +169,8 @@ export function isPortClash(err: unknown): boolean {
   return err instanceof Error && err.message.includes('port already in use');
 }
 
+export const JAVA_HINT = 'install a JDK 17+, or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to existing services';
+
 export function requireCommand(command: string, hint: string): void {
   const probe = spawnSync(command, ['-version'], { stdio: 'ignore' });
   if (probe.error) throw new Error(`${command} not found on PATH: ${hint}`);
@@ -210,7 +212,7 @@ export function spawnJava(args: string[], opts: SpawnJavaOptions): JavaProcess {
   child.once('error', (err) => {
     status = err.message;
   });
-  if (child.pid === undefined) throw new Error('java could not be started: install a JDK 17+ and put java on PATH');
+  if (child.pid === undefined) throw new Error(`java could not be started: ${JAVA_HINT}`);
   const pid = child.pid;
   if (opts.detached) child.unref();
   else startWatchdog(pid, opts.cleanupDirs ?? []);
@@ -228,7 +230,12 @@ export function spawnJava(args: string[], opts: SpawnJavaOptions): JavaProcess {
 const WATCHDOG = `
 const fs = require('node:fs');
 const [parent, child, ...dirs] = process.argv.slice(1);
-const zombie = (pid) => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'utf8'); return s.slice(s.lastIndexOf(')') + 2).startsWith('Z'); } catch { return false; } };
+const zombie = (pid) => {
+  try {
+    const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch { return false; }
+};
 const alive = (pid) => { try { process.kill(Number(pid), 0); } catch (e) { return e.code === 'EPERM'; } return !zombie(pid); };
 const poll = setInterval(() => {
   if (!alive(child)) process.exit(0);

@@ -11,7 +11,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = Date.now();
   const infra = await startLocalInfra({ log: (line) => console.log(`[infra] ${line}`) });
   const provided: TestInfra = { kafkaBrokers: infra.kafkaBrokers, schemaRegistryUrl: infra.schemaRegistryUrl };
-  console.log(`[infra] ${infra.runtime}: KAFKA_BROKERS=${provided.kafkaBrokers} SCHEMA_REGISTRY_URL=${provided.schemaRegistryUrl} (${Date.now() - started} ms)`);
+  console.log(
+    `[infra] ${infra.runtime}: KAFKA_BROKERS=${provided.kafkaBrokers} ` +
+      `SCHEMA_REGISTRY_URL=${provided.schemaRegistryUrl} (${Date.now() - started} ms)`,
+  );
   project.provide('kafkaBrokers', provided.kafkaBrokers);
   project.provide('schemaRegistryUrl', provided.schemaRegistryUrl);
   // Test workers are forked after this runs and inherit the environment: code reading its configuration

@@ -1,0 +1,177 @@
+import { headersToStrings } from '../../shared/headers.js';
+import type { Consumer, EachBatchPayload, KafkaMessage } from '../../shared/kafka.js';
+import type { Logger } from '../../shared/logging.js';
+import { ShuttingDown } from './errors.js';
+import type { KeyOrderedExecutor } from './key-ordered-executor.js';
+import type { FulfillmentMetrics } from './metrics.js';
+import type { Output } from './output.js';
+import { PartitionWork, partitionId } from './partition-work.js';
+import type { PauseControl } from './pauses.js';
+import type { RecordProcessor } from './processor.js';
+import { dueAt, type InRecord } from './records.js';
+
+export interface IntakeDeps {
+  consumer: Consumer;
+  /** 0 for the callbacks topic, n for retry tier n. */
+  tierOf: (topic: string) => number;
+  executor: KeyOrderedExecutor;
+  processor: RecordProcessor;
+  output: Output;
+  pauses: PauseControl;
+  metrics: FulfillmentMetrics;
+  logger: Logger;
+  /** Records taken from Kafka and not finished, across partitions, before fetching waits. */
+  maxBuffered: number;
+  /** 'key': records of one session in order, sessions concurrently; 'partition': one at a time per partition. */
+  ordering: 'key' | 'partition';
+  /** How long a partition waits before it is read again after a failed write. */
+  restartBackoffMs?: number;
+}
+
+/**
+ * Takes records from kafkajs (`eachBatch`, no auto-resolve, no auto-commit) and hands them to the
+ * key-ordered executor. A retry tier's record that is not due pauses its partition until it is
+ * (pauses.ts); the next fetch then starts again at that record, since it was never resolved.
+ * Offsets are committed by the output, only below the lowest unfinished record.
+ */
+export class Intake {
+  private readonly works = new Map<string, PartitionWork>();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly deps: IntakeDeps) {}
+
+  /** Partitions owned now, for the output's commits. */
+  live(): Iterable<PartitionWork> {
+    return this.works.values();
+  }
+
+  eachBatch = async (payload: EachBatchPayload): Promise<void> => {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const first = batch.messages[0];
+    // A batch fetched before a pause or a restart's seek is left unresolved: it is fetched again.
+    if (!first || this.stopped || isStale() || this.deps.pauses.isHeld(topic, partition)) return;
+    const work = await this.workFor(topic, partition, first.offset);
+    const tier = this.deps.tierOf(topic);
+    const idle = () => !isRunning() || isStale() || this.stopped || work.dropped || this.deps.pauses.isHeld(topic, partition);
+    for (const message of batch.messages) {
+      if (idle()) return;
+      if (work.progress.seen(message.offset) || BigInt(message.offset) < BigInt(work.committed)) {
+        // Fetched again after a rebalance, or below where a restarted partition resumes.
+        resolveOffset(message.offset);
+        continue;
+      }
+      const record = toInRecord(topic, partition, message);
+      if (tier > 0) {
+        const due = dueAt(record);
+        if (due > Date.now()) {
+          this.deps.pauses.holdUntil(topic, partition, due);
+          return;
+        }
+      }
+      while (this.deps.executor.size >= this.deps.maxBuffered) {
+        await Promise.race([this.deps.executor.whenBelow(this.deps.maxBuffered), delay(1_000)]);
+        await heartbeat();
+        if (idle()) return;
+      }
+      work.progress.accept(message.offset);
+      this.deps.executor.submit(this.orderingKey(record), () => this.run(work, record));
+      resolveOffset(message.offset);
+    }
+  };
+
+  /** kafkajs GROUP_JOIN: forget partitions this instance no longer owns. */
+  onAssignment(assignment: Record<string, number[]>): void {
+    const owned = (topic: string, partition: number) => assignment[topic]?.includes(partition) ?? false;
+    for (const work of [...this.works.values()]) {
+      if (owned(work.topic, work.partition)) continue;
+      this.drop(work);
+    }
+    this.deps.pauses.retain(owned);
+    this.deps.logger.info({ assignment }, 'partitions assigned');
+  }
+
+  /**
+   * Stops taking records, lets running ones finish (records queued behind them stay uncommitted
+   * for the next owner), aborts waits on an open breaker, and flushes what finished.
+   */
+  async stop(drainTimeoutMs: number): Promise<void> {
+    this.stopping.abort();
+    this.deps.pauses.stop();
+    await Promise.race([this.deps.executor.idle(), delay(drainTimeoutMs)]);
+    await this.deps.output.flush();
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  private async workFor(topic: string, partition: number, fetchedFrom: string): Promise<PartitionWork> {
+    const id = partitionId(topic, partition);
+    const existing = this.works.get(id);
+    if (existing) return existing;
+    const start = await this.deps.output.open(topic, partition, fetchedFrom);
+    const work = new PartitionWork(topic, partition, start);
+    this.works.set(id, work);
+    return work;
+  }
+
+  private orderingKey(record: InRecord): string {
+    const base = partitionId(record.topic, record.partition);
+    if (this.deps.ordering === 'partition') return base;
+    // Records without a key belong to no session and need no order among themselves.
+    return record.key ? `${base}:${record.key.toString('latin1')}` : `${base}@${record.offset}`;
+  }
+
+  private async run(work: PartitionWork, record: InRecord): Promise<void> {
+    if (work.dropped || this.stopped) return;
+    this.deps.metrics.inFlight.inc();
+    try {
+      const completion = await this.deps.processor.process(record, this.stopping.signal);
+      this.deps.metrics.outcomes.inc({ outcome: completion.outcome });
+      await this.deps.output.complete(work, record.offset, completion);
+    } catch (error) {
+      if (!(error instanceof ShuttingDown)) this.restart(work, error);
+    } finally {
+      this.deps.metrics.inFlight.dec();
+    }
+  }
+
+  /**
+   * A write or encode failed: the partition starts over from its committed offset after a short
+   * pause. What was written meanwhile is written again (at-least-once) or was never committed
+   * (exactly-once).
+   */
+  restart = (work: PartitionWork, error: unknown): void => {
+    if (work.dropped || this.stopped) return;
+    this.deps.logger.error({ err: error, topic: work.topic, partition: work.partition, offset: work.committed }, 'partition restarts from its committed offset');
+    this.drop(work);
+    try {
+      this.deps.consumer.seek({ topic: work.topic, partition: work.partition, offset: work.committed });
+    } catch (seekError) {
+      this.deps.logger.warn({ err: seekError }, 'seek failed; the partition resumes at its committed offset on the next rebalance');
+    }
+    this.deps.pauses.holdUntil(work.topic, work.partition, Date.now() + (this.deps.restartBackoffMs ?? 1_000));
+  };
+
+  private drop(work: PartitionWork): void {
+    work.dropped = true;
+    this.works.delete(work.id);
+    void this.deps.output.release(work);
+  }
+}
+
+function toInRecord(topic: string, partition: number, message: KafkaMessage): InRecord {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    headers: headersToStrings(message.headers),
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
