@@ -1,10 +1,429 @@
-import { Router } from 'express';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { ACK_STATUSES, ERROR_DIRECTIVES } from '../../shared/contracts.js';
 
-/** Cognigy platform API half: OAuth2 token, batch-acknowledge (owned by the ack-aggregator work). */
-export interface CognigyApiState {
-  acknowledged: Map<string, number>;
+/**
+ * Cognigy platform API half of the simulator: the OAuth2 token endpoint, batch-acknowledge and
+ * session variables, as the user's seed documents describe them, with fault injection and a
+ * record of everything received (in-process `state`, or `GET /admin/cognigy/...`).
+ */
+
+/** Credentials the simulator accepts unless told otherwise (local stack and tests). */
+export const SIMULATOR_CREDENTIALS = {
+  clientId: 'cognigy-stream',
+  clientSecret: 'local-client-secret',
+  apiKey: 'local-api-key',
+} as const;
+
+export const COGNIGY_PATHS = {
+  token: '/api/v1/auth/oauth/token',
+  batchAcknowledge: '/api/v1/webhooks/batch-acknowledge',
+  sessionVariables: '/api/v2/sessions/:sessionId/variables',
+} as const;
+
+export interface CognigyApiSettings {
+  clientId: string;
+  clientSecret: string;
+  /** Lifetime of issued tokens, in seconds (`expires_in`). */
+  tokenLifetimeS: number;
+  /** Accepted as `X-API-Key` on batch-acknowledge and as `X-Cognigy-Api-Key` on session variables. */
+  apiKeys: string[];
+  /** Cognigy's limit of items per batch. */
+  maxBatch: number;
 }
 
-export function cognigyApi(): { router: Router; state: CognigyApiState } {
-  return { router: Router(), state: { acknowledged: new Map() } };
+/** Faults applied to the next calls; counts go down as calls use them. */
+export interface CognigyFaults {
+  /** The next `count` batch calls answer 429, with `Retry-After: retryAfterS` when given. */
+  rateLimit?: { count: number; retryAfterS?: number };
+  /** The next n batch calls answer 500. */
+  serverErrors?: number;
+  /** The next n batch calls answer 400. */
+  badRequest?: number;
+  /** The next n batch calls answer 409 without applying anything. */
+  conflict?: number;
+  /** The next n batch calls answer 200 with counts that do not add up to the batch, applying nothing. */
+  countMismatch?: number;
+  /** The next `count` batch calls are applied, and answered only `ms` later. */
+  delayAfterApply?: { count: number; ms: number };
+  /** Every call (token included) waits this long before it is handled. */
+  latencyMs?: number;
+  /** Until `until` (epoch ms) every call answers 503 (`status`) or has its connection reset (`reset`). */
+  outage?: { until: number; mode: 'status' | 'reset' };
+}
+
+export const FaultRequest = z.object({
+  rateLimit: z.object({ count: z.number().int().min(0), retryAfterS: z.number().min(0).optional() }).optional(),
+  serverErrors: z.number().int().min(0).optional(),
+  badRequest: z.number().int().min(0).optional(),
+  conflict: z.number().int().min(0).optional(),
+  countMismatch: z.number().int().min(0).optional(),
+  delayAfterApply: z.object({ count: z.number().int().min(0), ms: z.number().int().min(0) }).optional(),
+  latencyMs: z.number().int().min(0).optional(),
+  outage: z.object({ durationMs: z.number().int().min(0), mode: z.enum(['status', 'reset']).default('status') }).optional(),
+  /** Revokes every token issued so far: the next call with one of them is answered 401. */
+  expireTokens: z.boolean().optional(),
+});
+export type FaultRequest = z.input<typeof FaultRequest>;
+
+export interface TokenRecord {
+  token: string;
+  clientId: string;
+  scope: string;
+  issuedAt: number;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+export interface TokenRequestRecord {
+  at: number;
+  clientId: string;
+  status: number;
+}
+
+export interface BatchCallRecord {
+  /** Arrival time (epoch ms). */
+  at: number;
+  answeredAt: number | null;
+  idempotencyKey: string | null;
+  /** The status answered; 0 while unanswered, or when the caller was gone before the answer. */
+  status: number;
+  /** Whether this call applied its batch. */
+  applied: boolean;
+  batchSize: number;
+  auth: 'bearer' | 'api-key' | 'none';
+  /** The bearer token used, if any. */
+  token: string | null;
+  webhookIds: string[];
+}
+
+export interface AppliedBatch {
+  batchId: string;
+  idempotencyKey: string;
+  at: number;
+  size: number;
+}
+
+export interface CognigyApiState {
+  settings: CognigyApiSettings;
+  faults: CognigyFaults;
+  tokens: TokenRecord[];
+  tokenRequests: TokenRequestRecord[];
+  batchCalls: BatchCallRecord[];
+  /** Batches applied, by Idempotency-Key. */
+  applied: Map<string, AppliedBatch>;
+  /** How often each webhookId was acknowledged (applied in a batch). */
+  acknowledged: Map<string, number>;
+  /** The last status each webhookId was acknowledged with. */
+  ackStatuses: Map<string, { status: string; errorDirective: string | null }>;
+  sessionVariables: Map<string, Record<string, unknown>>;
+  /** Adds faults (the admin endpoint's body). */
+  inject(request: FaultRequest): void;
+  clearFaults(): void;
+  /** Forgets everything received and clears the faults; settings stay. */
+  reset(): void;
+}
+
+const BatchItem = z
+  .object({
+    webhookId: z.string().min(1).max(256),
+    sequenceIndex: z.number().int().min(0),
+    status: z.enum(ACK_STATUSES as [string, ...string[]]),
+    errorDirective: z.enum(ERROR_DIRECTIVES as [string, ...string[]]).optional(),
+  })
+  .superRefine((item, ctx) => {
+    if (item.status !== 'ACKNOWLEDGED' && item.errorDirective === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['errorDirective'], message: `required when status is ${item.status}` });
+    }
+    if (item.status === 'ACKNOWLEDGED' && item.errorDirective !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['errorDirective'], message: 'not allowed when status is ACKNOWLEDGED' });
+    }
+  });
+
+function batchBody(maxBatch: number) {
+  return z
+    .object({
+      idempotencyKey: z.string().min(1).max(255),
+      batchSize: z.number().int().min(1).max(maxBatch),
+      timestamp: z.iso.datetime({ offset: true }),
+      statusMatrix: z.array(BatchItem).min(1).max(maxBatch),
+    })
+    .superRefine((body, ctx) => {
+      if (body.batchSize !== body.statusMatrix.length) {
+        ctx.addIssue({ code: 'custom', path: ['batchSize'], message: `is ${body.batchSize} but statusMatrix has ${body.statusMatrix.length} items` });
+      }
+      const indexes = new Set<number>();
+      const webhooks = new Set<string>();
+      body.statusMatrix.forEach((item, i) => {
+        if (item.sequenceIndex >= body.statusMatrix.length || indexes.has(item.sequenceIndex)) {
+          ctx.addIssue({ code: 'custom', path: ['statusMatrix', i, 'sequenceIndex'], message: 'must be unique and below batchSize' });
+        }
+        if (webhooks.has(item.webhookId)) ctx.addIssue({ code: 'custom', path: ['statusMatrix', i, 'webhookId'], message: 'appears twice' });
+        indexes.add(item.sequenceIndex);
+        webhooks.add(item.webhookId);
+      });
+    });
+}
+
+export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router: Router; state: CognigyApiState } {
+  const state: CognigyApiState = {
+    settings: {
+      clientId: SIMULATOR_CREDENTIALS.clientId,
+      clientSecret: SIMULATOR_CREDENTIALS.clientSecret,
+      tokenLifetimeS: 3_600,
+      apiKeys: [SIMULATOR_CREDENTIALS.apiKey],
+      maxBatch: 500,
+      ...settings,
+    },
+    faults: {},
+    tokens: [],
+    tokenRequests: [],
+    batchCalls: [],
+    applied: new Map(),
+    acknowledged: new Map(),
+    ackStatuses: new Map(),
+    sessionVariables: new Map(),
+    inject(request) {
+      const parsed = FaultRequest.parse(request);
+      const { outage, expireTokens, ...counted } = parsed;
+      Object.assign(state.faults, counted);
+      if (outage !== undefined) state.faults.outage = { until: Date.now() + outage.durationMs, mode: outage.mode };
+      if (expireTokens === true) for (const t of state.tokens) t.revoked = true;
+    },
+    clearFaults() {
+      state.faults = {};
+    },
+    reset() {
+      state.faults = {};
+      state.tokens = [];
+      state.tokenRequests = [];
+      state.batchCalls = [];
+      state.applied.clear();
+      state.acknowledged.clear();
+      state.ackStatuses.clear();
+      state.sessionVariables.clear();
+    },
+  };
+
+  const router = Router();
+  const faultsFirst = async (req: Request, res: Response, next: NextFunction) => {
+    const { latencyMs, outage } = state.faults;
+    if (latencyMs) await sleep(latencyMs);
+    if (outage !== undefined && Date.now() < outage.until) {
+      if (outage.mode === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      res.status(503).set('Retry-After', String(Math.ceil((outage.until - Date.now()) / 1_000))).json({ error: 'service_unavailable' });
+      return;
+    }
+    next();
+  };
+
+  router.post(COGNIGY_PATHS.token, faultsFirst, express.urlencoded({ extended: false, limit: '16kb' }), (req: Request, res: Response) => {
+    const form = (req.body ?? {}) as Record<string, string | undefined>;
+    const basic = basicCredentials(req.headers.authorization);
+    const clientId = form.client_id ?? basic?.id ?? '';
+    const clientSecret = form.client_secret ?? basic?.secret ?? '';
+    const answer = (status: number, body: object) => {
+      state.tokenRequests.push({ at: Date.now(), clientId, status });
+      res.status(status).set('Cache-Control', 'no-store').json(body);
+    };
+    if (!req.is('application/x-www-form-urlencoded')) return answer(400, { error: 'invalid_request', error_description: 'expected a form-encoded body' });
+    if (form.grant_type !== 'client_credentials') return answer(400, { error: 'unsupported_grant_type' });
+    if (!safeEqual(clientId, state.settings.clientId) || !safeEqual(clientSecret, state.settings.clientSecret)) {
+      res.set('WWW-Authenticate', 'Basic realm="cognigy"');
+      return answer(401, { error: 'invalid_client' });
+    }
+    const now = Date.now();
+    const token: TokenRecord = {
+      token: randomBytes(24).toString('base64url'),
+      clientId,
+      scope: form.scope ?? '',
+      issuedAt: now,
+      expiresAt: now + state.settings.tokenLifetimeS * 1_000,
+      revoked: false,
+    };
+    state.tokens.push(token);
+    return answer(200, { access_token: token.token, token_type: 'Bearer', expires_in: state.settings.tokenLifetimeS, scope: token.scope });
+  });
+
+  router.post(COGNIGY_PATHS.batchAcknowledge, faultsFirst, express.json({ limit: '2mb' }), async (req: Request, res: Response) => {
+    const call: BatchCallRecord = {
+      at: Date.now(),
+      answeredAt: null,
+      idempotencyKey: req.get('idempotency-key') ?? null,
+      status: 0,
+      applied: false,
+      batchSize: 0,
+      auth: 'none',
+      token: null,
+      webhookIds: [],
+    };
+    state.batchCalls.push(call);
+    const answer = (status: number, body: object, headers: Record<string, string> = {}) => {
+      // A client gone while the answer was delayed was never answered: status stays 0.
+      if (!res.writable || req.socket.destroyed) return;
+      call.status = status;
+      call.answeredAt = Date.now();
+      res.status(status).set(headers).json(body);
+    };
+
+    const who = authorise(state, req);
+    call.auth = who.auth;
+    call.token = who.token;
+    if (!who.ok) return answer(401, { error: 'unauthorized', message: 'a valid Bearer token or X-API-Key is required' }, { 'WWW-Authenticate': 'Bearer' });
+
+    const faults = state.faults;
+    if (faults.rateLimit && faults.rateLimit.count > 0) {
+      faults.rateLimit.count -= 1;
+      const headers: Record<string, string> = faults.rateLimit.retryAfterS === undefined ? {} : { 'Retry-After': String(faults.rateLimit.retryAfterS) };
+      return answer(429, { error: 'too_many_requests' }, headers);
+    }
+    if (take(faults, 'serverErrors')) return answer(500, { error: 'internal_error' });
+    if (take(faults, 'badRequest')) return answer(400, { error: 'bad_request', message: 'injected fault' });
+
+    const parsed = batchBody(state.settings.maxBatch).safeParse(req.body);
+    if (!parsed.success) {
+      return answer(400, {
+        error: 'validation_failed',
+        issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
+    }
+    const body = parsed.data;
+    call.batchSize = body.batchSize;
+    call.webhookIds = body.statusMatrix.map((i) => i.webhookId);
+    if (call.idempotencyKey !== body.idempotencyKey) {
+      return answer(400, { error: 'validation_failed', issues: [{ path: 'Idempotency-Key', message: 'must be sent and equal idempotencyKey' }] });
+    }
+    const already = state.applied.get(body.idempotencyKey);
+    if (already !== undefined) return answer(409, { error: 'conflict', message: 'batch already applied', batchId: already.batchId });
+    if (take(faults, 'conflict')) return answer(409, { error: 'conflict', message: 'injected fault' });
+    if (take(faults, 'countMismatch')) {
+      return answer(200, { batchId: randomUUID(), processedCount: body.batchSize - 1, failedCount: 0, status: 'COMPLETED' });
+    }
+
+    const batchId = randomUUID();
+    state.applied.set(body.idempotencyKey, { batchId, idempotencyKey: body.idempotencyKey, at: Date.now(), size: body.batchSize });
+    call.applied = true;
+    for (const item of body.statusMatrix) {
+      state.acknowledged.set(item.webhookId, (state.acknowledged.get(item.webhookId) ?? 0) + 1);
+      state.ackStatuses.set(item.webhookId, { status: item.status, errorDirective: item.errorDirective ?? null });
+    }
+    if (faults.delayAfterApply && faults.delayAfterApply.count > 0) {
+      faults.delayAfterApply.count -= 1;
+      await sleep(faults.delayAfterApply.ms);
+    }
+    return answer(200, { batchId, processedCount: body.batchSize, failedCount: 0, status: 'COMPLETED' });
+  });
+
+  router.post(COGNIGY_PATHS.sessionVariables, faultsFirst, express.json({ limit: '256kb' }), (req: Request, res: Response) => {
+    const key = req.get('x-cognigy-api-key') ?? '';
+    if (!state.settings.apiKeys.some((k) => safeEqual(key, k))) {
+      res.status(401).json({ error: 'unauthorized', message: 'a valid X-Cognigy-Api-Key is required' });
+      return;
+    }
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      res.status(400).json({ error: 'validation_failed', message: 'expected a JSON object of variables' });
+      return;
+    }
+    const sessionId = String(req.params.sessionId);
+    const variables = { ...(state.sessionVariables.get(sessionId) ?? {}), ...(body as Record<string, unknown>) };
+    state.sessionVariables.set(sessionId, variables);
+    res.json({ sessionId, variables });
+  });
+
+  router.post('/admin/cognigy/faults', express.json(), (req: Request, res: Response) => {
+    const parsed = FaultRequest.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: 'validation_failed', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+      return;
+    }
+    state.inject(parsed.data);
+    res.json({ faults: state.faults });
+  });
+  router.delete('/admin/cognigy/faults', (_req: Request, res: Response) => {
+    state.clearFaults();
+    res.json({ faults: state.faults });
+  });
+  router.patch('/admin/cognigy/settings', express.json(), (req: Request, res: Response) => {
+    const parsed = z
+      .object({ tokenLifetimeS: z.number().int().min(1).optional(), maxBatch: z.number().int().min(1).optional() })
+      .safeParse(req.body ?? {});
+    if (!parsed.success) {
+      res.status(400).json({ error: 'validation_failed' });
+      return;
+    }
+    Object.assign(state.settings, parsed.data);
+    res.json({ tokenLifetimeS: state.settings.tokenLifetimeS, maxBatch: state.settings.maxBatch });
+  });
+  router.post('/admin/cognigy/reset', (_req: Request, res: Response) => {
+    state.reset();
+    res.json({ status: 'reset' });
+  });
+  router.get('/admin/cognigy/acknowledged', (_req: Request, res: Response) => {
+    const counts = Object.fromEntries(state.acknowledged);
+    const duplicates = [...state.acknowledged].filter(([, n]) => n > 1).map(([id]) => id);
+    res.json({ total: state.acknowledged.size, duplicates, counts, statuses: Object.fromEntries(state.ackStatuses) });
+  });
+  router.get('/admin/cognigy/batches', (_req: Request, res: Response) => {
+    res.json({ calls: state.batchCalls, applied: [...state.applied.values()] });
+  });
+  router.get('/admin/cognigy/tokens', (_req: Request, res: Response) => {
+    res.json({ tokens: state.tokens, requests: state.tokenRequests });
+  });
+  router.get('/admin/cognigy/sessions/:sessionId/variables', (req: Request, res: Response) => {
+    res.json({ sessionId: req.params.sessionId, variables: state.sessionVariables.get(String(req.params.sessionId)) ?? {} });
+  });
+
+  // Unparseable JSON or form bodies on these routes: a 400 with a JSON answer, as Cognigy would give.
+  router.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    const status = error.status !== undefined && error.status >= 400 && error.status < 500 ? error.status : 500;
+    res.status(status).json({ error: status === 413 ? 'payload_too_large' : 'bad_request', message: error.message });
+  });
+
+  return { router, state };
+}
+
+function authorise(state: CognigyApiState, req: Request): { ok: boolean; auth: BatchCallRecord['auth']; token: string | null } {
+  const apiKey = req.get('x-api-key');
+  if (apiKey !== undefined) return { ok: state.settings.apiKeys.some((k) => safeEqual(apiKey, k)), auth: 'api-key', token: null };
+  const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  if (bearer === undefined) return { ok: false, auth: 'none', token: null };
+  const now = Date.now();
+  const token = state.tokens.find((t) => t.token === bearer);
+  return { ok: token !== undefined && !token.revoked && now < token.expiresAt, auth: 'bearer', token: bearer };
+}
+
+function take(faults: CognigyFaults, name: 'serverErrors' | 'badRequest' | 'conflict' | 'countMismatch'): boolean {
+  const left = faults[name] ?? 0;
+  if (left <= 0) return false;
+  faults[name] = left - 1;
+  return true;
+}
+
+function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+  const encoded = /^Basic\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

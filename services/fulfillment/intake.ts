@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { headersToStrings } from '../../shared/headers.js';
 import type { Consumer, EachBatchPayload, KafkaMessage } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
@@ -38,7 +39,10 @@ export class Intake {
   private readonly works = new Map<string, PartitionWork>();
   private readonly stopping = new AbortController();
 
-  constructor(private readonly deps: IntakeDeps) {}
+  constructor(private readonly deps: IntakeDeps) {
+    // Every record waiting on an open breaker listens for shutdown.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   /** Partitions owned now, for the output's commits. */
   live(): Iterable<PartitionWork> {

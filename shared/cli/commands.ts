@@ -1,6 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { pino } from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { createKafka, type Admin, type KafkaClient } from '../kafka.js';
+import type { Logger } from '../logging.js';
 import { createRegistry } from '../serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../topic-catalog.js';
 import { topicNames } from '../topics.js';
@@ -118,6 +120,13 @@ export async function runCli(
   const err = opts.err ?? process.stderr;
   const [first, second] = argv;
   const name = commandName(first, second);
+  const group = Object.keys(USAGE).filter((key) => key.startsWith(`${first} `));
+  if (!name && group.length > 0) {
+    // `dlq --help`, `topics` alone: the usage of each subcommand.
+    const asked = second === undefined || second === '--help' || second === '-h';
+    println(asked ? out : err, (asked ? '' : `unknown command: ${first} ${second}\n\n`) + group.map((key) => USAGE[key]).join('\n\n'));
+    return asked && second !== undefined ? ExitCode.ok : ExitCode.usage;
+  }
   if (!name) {
     const asked = first === undefined || first === '--help' || first === '-h' || first === 'help';
     println(asked ? out : err, (asked ? '' : `unknown command: ${argv.slice(0, 2).join(' ')}\n\n`) + USAGE.main);
@@ -140,7 +149,9 @@ export async function runCli(
   }
 
   const owned = opts.clients === undefined;
-  const kafka = opts.clients?.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ops-cli' });
+  const kafka =
+    opts.clients?.kafka ??
+    createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ops-cli', logger: clientLogger(config.LOG_LEVEL) });
   const admin = opts.clients?.admin ?? kafka.admin();
   try {
     if (owned) await admin.connect();
@@ -150,7 +161,8 @@ export async function runCli(
       println(err, `error: ${error.message}\n(see: npm run cli -- ${name} --help)`);
       return ExitCode.usage;
     }
-    println(err, `error: ${error instanceof Error ? error.message : String(error)}`);
+    const debug = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace';
+    println(err, `error: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}`);
     return ExitCode.error;
   } finally {
     if (owned) await admin.disconnect();
@@ -231,4 +243,14 @@ function catalog(config: CliConfig) {
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/**
+ * The Kafka client's own log, on stderr so it never mixes with a command's output. Its retried
+ * request errors are noise to an operator (a failure that matters is thrown and printed), so it
+ * only shows with LOG_LEVEL=debug or trace.
+ */
+function clientLogger(level: CliConfig['LOG_LEVEL']): Logger {
+  const shown = level === 'debug' || level === 'trace' ? level : 'fatal';
+  return pino({ name: 'ops-cli', level: shown, base: { service: 'ops-cli' } }, pino.destination(2));
 }

@@ -1,8 +1,18 @@
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { ConfigResourceTypes, ConfigSource, ensureTopics, type Admin } from '../kafka.js';
 import type { CatalogTopic } from '../topic-catalog.js';
 import { ExitCode, println, table, type Out } from './output.js';
 import { describeGroup } from './replay.js';
 import { checkTopic, mergedOverrides, type ActualTopic, type TopicCheck } from './topic-drift.js';
+
+/**
+ * A topic created a moment ago can be unknown to the broker's metadata for a little while (KRaft
+ * propagates it asynchronously), and kafkajs' wait for leaders gives up on that answer.
+ */
+const metadataSettles = retry(
+  handleWhen((error) => ['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'].includes((error as { type?: string }).type ?? '')),
+  { maxAttempts: 10, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) },
+);
 
 /** The topic configs `describe` shows beside the ones the catalogue sets. */
 const SHOWN_CONFIGS = ['min.insync.replicas', 'retention.ms', 'cleanup.policy'];
@@ -47,9 +57,11 @@ export interface EnsureResult {
  * drift is fixed only with `fixConfigs`; partition and replication drift is only reported.
  */
 export async function topicsEnsure(admin: Admin, catalog: CatalogTopic[], out: Out, opts: { fixConfigs?: boolean } = {}): Promise<EnsureResult> {
-  const created = await ensureTopics(admin, catalog);
+  const before = new Set(await admin.listTopics());
+  await metadataSettles.execute(() => ensureTopics(admin, catalog));
+  const created = catalog.map((t) => t.topic).filter((topic) => !before.has(topic));
   const configNames = [...new Set(catalog.flatMap((t) => t.configEntries.map((e) => e.name)))];
-  let actual = await describeTopics(admin, catalog.map((t) => t.topic), configNames);
+  let actual = await metadataSettles.execute(() => describeTopics(admin, catalog.map((t) => t.topic), configNames));
   let checks = catalog.map((spec) => checkTopic(spec, actual.get(spec.topic), created.includes(spec.topic)));
 
   const fixed: string[] = [];
@@ -64,8 +76,14 @@ export async function topicsEnsure(admin: Admin, catalog: CatalogTopic[], out: O
         }),
       });
       fixed.push(...toFix.map((c) => c.topic));
-      actual = await describeTopics(admin, catalog.map((t) => t.topic), configNames);
-      checks = catalog.map((spec) => checkTopic(spec, actual.get(spec.topic), created.includes(spec.topic)));
+      // The controller applies the change; brokers describe it a moment later.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        actual = await describeTopics(admin, catalog.map((t) => t.topic), configNames);
+        checks = catalog.map((spec) => checkTopic(spec, actual.get(spec.topic), created.includes(spec.topic)));
+        if (checks.every((c) => c.configDrift.length === 0) || Date.now() > deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
     }
   }
 
@@ -93,13 +111,14 @@ export interface GroupLag {
 export interface DescribeResult {
   exitCode: number;
   topics: Map<string, ActualTopic>;
+  /** High minus low watermark per topic, summed over partitions. */
   records: Map<string, number>;
   lag: GroupLag[];
 }
 
 /** Each catalogue topic as it is, and the lag of each named consumer group on it. */
 export async function topicsDescribe(admin: Admin, catalog: CatalogTopic[], groups: string[], out: Out): Promise<DescribeResult> {
-  const actual = await describeTopics(admin, catalog.map((t) => t.topic), SHOWN_CONFIGS);
+  const actual = await metadataSettles.execute(() => describeTopics(admin, catalog.map((t) => t.topic), SHOWN_CONFIGS));
   const ends = new Map<string, { partition: number; low: number; high: number }[]>();
   for (const topic of actual.keys()) {
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -111,7 +130,8 @@ export async function topicsDescribe(admin: Admin, catalog: CatalogTopic[], grou
     if (!a) return [spec.topic, spec.role, 'missing', '-', '-', '-', '-', '-'];
     return [spec.topic, spec.role, String(a.partitions), String(a.replicationFactor), a.configs['min.insync.replicas'] ?? '-', a.configs['retention.ms'] ?? '-', a.configs['cleanup.policy'] ?? '-', String(records.get(spec.topic) ?? 0)];
   });
-  for (const line of table([['topic', 'role', 'partitions', 'replication', 'min.insync', 'retention.ms', 'cleanup', 'records'], ...rows])) {
+  // Offsets, not records: transaction markers take offsets too.
+  for (const line of table([['topic', 'role', 'partitions', 'replication', 'min.insync', 'retention.ms', 'cleanup', 'offsets'], ...rows])) {
     println(out, line);
   }
 

@@ -1,0 +1,19 @@
+import { loadConfig, runMain } from '../../shared/config.js';
+import { onShutdown } from '../../shared/lifecycle.js';
+import { createLogger } from '../../shared/logging.js';
+import { AckAggregatorEnv } from './config.js';
+import { startAckAggregator } from './service.js';
+
+/**
+ * ack-aggregator: reads cognigy.fulfillment.results.v1, acknowledges to Cognigy
+ * (POST /api/v1/webhooks/batch-acknowledge) in batches of up to 500 items or ACK_WINDOW_MS, and
+ * writes each batch's plan and outcome to cognigy.acks.batches.v1; results Cognigy would refuse
+ * go to cognigy.callbacks.dlq. Item mapping in ack-items.ts, windows and batch identity in
+ * batching.ts, answers in cognigy-client.ts, OAuth2 in auth.ts, the Kafka side in pipeline.ts.
+ */
+runMain(async () => {
+  const config = loadConfig(AckAggregatorEnv);
+  const logger = createLogger('ack-aggregator', config.LOG_LEVEL);
+  const aggregator = await startAckAggregator(config, { logger });
+  onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [{ name: 'ack-aggregator', run: aggregator.stop }]);
+});
