@@ -466,7 +466,7 @@ export class AckPipeline {
 
   /** Kafka writes the pipeline cannot do without (plans, outcomes, DLQ): retried until they succeed. */
   private async send(topic: string, messages: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[]): Promise<void> {
-    await this.writeRetry.execute(() => this.deps.producer.send({ topic, acks: -1, messages }));
+    await this.writeRetry.execute(() => this.deps.producer.send({ topic, acks: -1, messages }), this.abort.signal);
   }
 
   private journalHas(state: Plan): boolean {

@@ -41,7 +41,12 @@ export class PlanJournal<R> {
   /** Merges what a scan of the batches topic found: plans first, then the outcomes among them. */
   merge(records: readonly AckBatch[]): void {
     for (const record of records) if (record.phase === 'PLANNED') this.add(record, false);
-    for (const record of records) if (record.phase !== 'PLANNED') this.resolve(record.batchId, record.phase);
+    for (const record of records) {
+      if (record.phase === 'PLANNED') continue;
+      const state = this.resolve(record.batchId, record.phase);
+      // A resolved plan read back is never sent again: only its ranges are needed.
+      if (state !== undefined && !state.own) state.plan = { ...state.plan, statusMatrix: [] };
+    }
   }
 
   covering(topic: string, partition: number, offset: number): PlanState<R> | undefined {

@@ -52,6 +52,7 @@ export class DownstreamClient {
   private readonly timeout: TimeoutPolicy;
   private openedAt = 0;
   private trialTimer: NodeJS.Timeout | undefined;
+  private blocked = false;
   private readonly blockedListeners: ((blocked: boolean) => void)[] = [];
   private readonly stateListeners: ((state: BreakerState) => void)[] = [];
 
@@ -180,6 +181,8 @@ export class DownstreamClient {
   }
 
   private emitBlocked(blocked: boolean): void {
+    if (this.blocked === blocked) return;
+    this.blocked = blocked;
     for (const listener of this.blockedListeners) listener(blocked);
   }
 }

@@ -1,6 +1,6 @@
 import { createKafka, createIdempotentProducer, ensureTopics } from '../../shared/kafka.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
-import { createMetricsRegistry } from '../../shared/metrics.js';
+import { createMetricsRegistry, type Registry } from '../../shared/metrics.js';
 import { listen } from '../../shared/http.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicNames } from '../../shared/topics.js';
@@ -13,6 +13,7 @@ import { CallbackPublisher } from './publisher.js';
 export interface IngressHandle {
   url: string;
   port: number;
+  registry: Registry;
   /** Stops intake, lets in-flight requests finish, flushes and disconnects. */
   stop(): Promise<void>;
 }
@@ -79,6 +80,7 @@ export async function startIngress(config: IngressConfig, logger: Logger = creat
   return {
     url: server.url,
     port: server.port,
+    registry,
     stop: async () => {
       await server.close();
       await producer.disconnect();

@@ -1,4 +1,4 @@
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { ConstantBackoff, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { ConfigResourceTypes, ConfigSource, ensureTopics, type Admin } from '../kafka.js';
 import type { CatalogTopic } from '../topic-catalog.js';
 import { ExitCode, println, table, type Out } from './output.js';
@@ -13,6 +13,22 @@ const metadataSettles = retry(
   handleWhen((error) => ['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'].includes((error as { type?: string }).type ?? '')),
   { maxAttempts: 10, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) },
 );
+
+/** Polls a check until it holds, for at most about 15 s (a check still false then is returned as is). */
+const settled = retry(
+  handleWhen((error) => ['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE'].includes((error as { type?: string }).type ?? '')).orWhenResult(
+    (done) => done === false,
+  ),
+  { maxAttempts: 75, backoff: new ConstantBackoff(200) },
+);
+
+/** Every topic listed, and each of its partitions led by a broker. */
+async function visible(admin: Admin, topics: string[]): Promise<boolean> {
+  const listed = new Set(await admin.listTopics());
+  if (!topics.every((t) => listed.has(t))) return false;
+  const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+  return metadata.length === topics.length && metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+}
 
 /** The topic configs `describe` shows beside the ones the catalogue sets. */
 const SHOWN_CONFIGS = ['min.insync.replicas', 'retention.ms', 'cleanup.policy'];
@@ -60,6 +76,7 @@ export async function topicsEnsure(admin: Admin, catalog: CatalogTopic[], out: O
   const before = new Set(await admin.listTopics());
   await metadataSettles.execute(() => ensureTopics(admin, catalog));
   const created = catalog.map((t) => t.topic).filter((topic) => !before.has(topic));
+  if (created.length > 0) await settled.execute(() => visible(admin, created));
   const configNames = [...new Set(catalog.flatMap((t) => t.configEntries.map((e) => e.name)))];
   let actual = await metadataSettles.execute(() => describeTopics(admin, catalog.map((t) => t.topic), configNames));
   let checks = catalog.map((spec) => checkTopic(spec, actual.get(spec.topic), created.includes(spec.topic)));
@@ -77,13 +94,11 @@ export async function topicsEnsure(admin: Admin, catalog: CatalogTopic[], out: O
       });
       fixed.push(...toFix.map((c) => c.topic));
       // The controller applies the change; brokers describe it a moment later.
-      const deadline = Date.now() + 15_000;
-      for (;;) {
+      await settled.execute(async () => {
         actual = await describeTopics(admin, catalog.map((t) => t.topic), configNames);
         checks = catalog.map((spec) => checkTopic(spec, actual.get(spec.topic), created.includes(spec.topic)));
-        if (checks.every((c) => c.configDrift.length === 0) || Date.now() > deadline) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
+        return checks.every((c) => c.configDrift.length === 0);
+      });
     }
   }
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
-import { waitFor } from '../support/wait.js';
 import { Harness, metricValue, scrape } from './support.js';
 
 let sim: RunningSimulator;
