@@ -97,16 +97,32 @@ export interface TopicSpec {
   configEntries?: { name: string; value: string }[];
 }
 
-/** Creates the topics that are missing; existing ones are left as they are. */
-export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<string[]> {
+/**
+ * Creates the topics that are missing (existing ones are left as they are) and returns once every
+ * one of them has a leader. Replicas starting side by side race to create the same topics, and a
+ * broker briefly answers "unknown topic" right after creating one, so both are retried here.
+ */
+export async function ensureTopics(admin: Admin, specs: TopicSpec[], timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  const wanted = specs.map((s) => s.topic);
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
-  if (missing.length === 0) return [];
-  try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
-  } catch (error) {
-    // Another replica may have created the same topics a moment earlier.
-    if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
+  if (missing.length > 0) {
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: false });
+    } catch (error) {
+      if (!(error instanceof Error && /already exists/i.test(error.message))) throw error;
+    }
+  }
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: wanted });
+      if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) break;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without a leader after ${timeoutMs} ms: ${wanted.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
   return missing.map((s) => s.topic);
 }

@@ -35,7 +35,7 @@ export function createRegistry(url: string): SchemaRegistry {
  * compatibility, so other teams decode them with any Confluent-compatible client.
  */
 export class TopicSerde<N extends SchemaName> {
-  private schemaId: number | undefined;
+  private schemaId: Promise<number> | undefined;
 
   constructor(
     private readonly registry: SchemaRegistry,
@@ -47,19 +47,23 @@ export class TopicSerde<N extends SchemaName> {
     return `${this.topic}-value`;
   }
 
-  /** Registers the schema (idempotent in the registry) and remembers its id for encoding. */
-  async register(): Promise<number> {
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema: loadSchema(this.schemaName) },
-      { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD },
-    );
-    this.schemaId = id;
-    return id;
+  /**
+   * Registers the schema (idempotent in the registry) once; concurrent first encodes share the one
+   * registration. A failed registration is forgotten so the next call tries again.
+   */
+  register(): Promise<number> {
+    this.schemaId ??= this.registry
+      .register({ type: SchemaType.AVRO, schema: loadSchema(this.schemaName) }, { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD })
+      .then(({ id }) => id)
+      .catch((error: unknown) => {
+        this.schemaId = undefined;
+        throw error;
+      });
+    return this.schemaId;
   }
 
   async encode(value: SchemaTypes[N]): Promise<Buffer> {
-    const id = this.schemaId ?? (await this.register());
-    return this.registry.encode(id, value);
+    return this.registry.encode(await this.register(), value);
   }
 
   /** Decodes with the writer's schema as registered; fails on bytes that are not this wire format. */

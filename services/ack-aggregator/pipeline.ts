@@ -58,6 +58,12 @@ class SchemaUnavailable extends RetriableError {}
  * plans written since the oldest uncommitted result back, and a delivered result inside a known
  * plan belongs to that plan and no other. So the same records go out as the same batch with the
  * same Idempotency-Key, and Cognigy answers 409 for a batch it already applied.
+ *
+ * Why not boundaries derived from offsets alone (fixed-size chunks per partition)? They need no
+ * read-back, but a window's end is a time, not an offset, and batches could no longer span
+ * partitions: a quiet system with six partitions would send six small batches where one does.
+ * The plan carries its items, so any member that now owns one of its partitions can resend it
+ * whole, even when a rebalance split the plan's partitions between members.
  */
 export class AckPipeline {
   private pending: PendingAck<SourceRecord>[] = [];
