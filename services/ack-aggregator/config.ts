@@ -24,7 +24,7 @@ export const AckAggregatorEnv = z
      */
     ACK_PLAN_LOOKBACK_MS: env.int(300_000, 0, 7 * 24 * 3_600_000),
     ACK_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
-    ACK_AGGREGATOR_PORT: env.int(8082, 0, 65_535),
+    ACK_AGGREGATOR_PORT: env.int(8083, 0, 65_535),
     ACK_AGGREGATOR_HOST: z.string().default('0.0.0.0'),
     COGNIGY_BASE_URL: env.url('http://127.0.0.1:8090').transform((u) => u.replace(/\/+$/, '')),
     COGNIGY_AUTH: z.enum(['oauth2', 'api-key'], { message: 'expected oauth2 or api-key' }).default('oauth2'),

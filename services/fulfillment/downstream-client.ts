@@ -4,9 +4,11 @@ import {
   ConsecutiveBreaker,
   TaskCancelledError,
   TimeoutStrategy,
+  bulkhead,
   circuitBreaker,
   handleWhen,
   timeout,
+  type BulkheadPolicy,
   type CircuitBreakerPolicy,
   type TimeoutPolicy,
 } from 'cockatiel';
@@ -20,6 +22,8 @@ export interface DownstreamSettings {
   consecutiveFailures: number;
   /** How long the breaker stays open before one trial call is let through. */
   halfOpenAfterMs: number;
+  /** Calls at once (FULFILLMENT_MAX_IN_FLIGHT); more wait their turn. */
+  maxInFlight: number;
 }
 
 export interface DownstreamRequest {
@@ -40,8 +44,8 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 export type CallOutcome = 'ok' | 'timeout' | 'unavailable' | 'rejected';
 
 /**
- * POST DOWNSTREAM_URL with `Idempotency-Key: <event-id>`, through cockatiel: a timeout inside a
- * circuit breaker. Retriable failures (timeouts, 5xx, 408, 429, network) count towards the breaker;
+ * POST DOWNSTREAM_URL with `Idempotency-Key: <event-id>`, through cockatiel: a bulkhead
+ * (FULFILLMENT_MAX_IN_FLIGHT calls at once) around a circuit breaker around a timeout. Retriable failures (timeouts, 5xx, 408, 429, network) count towards the breaker;
  * a 4xx answer does not, it is the request's fault, not the service's.
  *
  * While the breaker is open a call does not fail: it waits until a trial is possible and tries
@@ -50,6 +54,7 @@ export type CallOutcome = 'ok' | 'timeout' | 'unavailable' | 'rejected';
 export class DownstreamClient {
   private readonly breaker: CircuitBreakerPolicy;
   private readonly timeout: TimeoutPolicy;
+  private readonly bulkhead: BulkheadPolicy;
   private openedAt = 0;
   private trialTimer: NodeJS.Timeout | undefined;
   private blocked = false;
@@ -65,6 +70,7 @@ export class DownstreamClient {
       breaker: new ConsecutiveBreaker(settings.consecutiveFailures),
     });
     this.timeout = timeout(settings.timeoutMs, TimeoutStrategy.Aggressive);
+    this.bulkhead = bulkhead(settings.maxInFlight, Number.MAX_SAFE_INTEGER);
     this.breaker.onBreak(() => {
       this.openedAt = Date.now();
       clearTimeout(this.trialTimer);
@@ -109,7 +115,7 @@ export class DownstreamClient {
   async fulfill(request: DownstreamRequest, signal: AbortSignal): Promise<DownstreamReply> {
     for (;;) {
       try {
-        return await this.breaker.execute(() => this.callOnce(request));
+        return await this.bulkhead.execute(() => this.breaker.execute(() => this.callOnce(request)));
       } catch (error) {
         if (!(error instanceof BrokenCircuitError)) throw error;
         await this.untilTrialPossible(signal);

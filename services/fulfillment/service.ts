@@ -67,6 +67,7 @@ export async function startFulfillment(
       timeoutMs: config.DOWNSTREAM_TIMEOUT_MS,
       consecutiveFailures: config.BREAKER_CONSECUTIVE_FAILURES,
       halfOpenAfterMs: config.BREAKER_HALF_OPEN_AFTER_MS,
+      maxInFlight: config.FULFILLMENT_MAX_IN_FLIGHT,
     },
     (outcome, seconds) => metrics.downstreamLatency.observe({ outcome }, seconds),
   );
@@ -94,7 +95,8 @@ export async function startFulfillment(
     allowAutoTopicCreation: false,
   });
   const pauses = new PauseControl(consumer, inputTopics);
-  const executor = new KeyOrderedExecutor(config.FULFILLMENT_MAX_IN_FLIGHT, (error) => logger.error({ err: error }, 'record task failed'));
+  // Every buffered record whose session is free may run; the downstream bulkhead bounds the calls.
+  const executor = new KeyOrderedExecutor(config.FULFILLMENT_MAX_BUFFERED, (error) => logger.error({ err: error }, 'record task failed'));
   let intake: Intake | undefined;
   const outputDeps = {
     consumer,

@@ -16,7 +16,7 @@ describe('downstream client against the simulator', () => {
   let simulator: RunningSimulator;
   const never = new AbortController().signal;
   const client = (overrides: { timeoutMs?: number; consecutiveFailures?: number; halfOpenAfterMs?: number } = {}) =>
-    new DownstreamClient({ url: `${simulator.url}/v1/fulfill`, timeoutMs: 1_000, consecutiveFailures: 3, halfOpenAfterMs: 60_000, ...overrides });
+    new DownstreamClient({ url: `${simulator.url}/v1/fulfill`, timeoutMs: 1_000, consecutiveFailures: 3, halfOpenAfterMs: 60_000, maxInFlight: 10, ...overrides });
 
   beforeAll(async () => {
     simulator = await startSimulator(0);
@@ -50,7 +50,7 @@ describe('downstream client against the simulator', () => {
   });
 
   it('reports an unreachable downstream as retriable', async () => {
-    const dead = new DownstreamClient({ url: 'http://127.0.0.1:1/v1/fulfill', timeoutMs: 1_000, consecutiveFailures: 3, halfOpenAfterMs: 1_000 });
+    const dead = new DownstreamClient({ url: 'http://127.0.0.1:1/v1/fulfill', timeoutMs: 1_000, consecutiveFailures: 3, halfOpenAfterMs: 1_000, maxInFlight: 1 });
     await expect(dead.fulfill(request('x'), never)).rejects.toBeInstanceOf(DownstreamUnavailable);
   });
 
