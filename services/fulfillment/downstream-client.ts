@@ -12,6 +12,8 @@ import {
   type CircuitBreakerPolicy,
   type TimeoutPolicy,
 } from 'cockatiel';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { errorMessage, isRetriable } from '../../shared/errors.js';
 import { DownstreamRejected, DownstreamTimeout, DownstreamUnavailable, ShuttingDown } from './errors.js';
 
@@ -55,6 +57,9 @@ export class DownstreamClient {
   private readonly breaker: CircuitBreakerPolicy;
   private readonly timeout: TimeoutPolicy;
   private readonly bulkhead: BulkheadPolicy;
+  private readonly url: URL;
+  private readonly request: typeof httpRequest;
+  private readonly agent: HttpAgent;
   private openedAt = 0;
   private trialTimer: NodeJS.Timeout | undefined;
   private blocked = false;
@@ -69,7 +74,11 @@ export class DownstreamClient {
       halfOpenAfter: settings.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(settings.consecutiveFailures),
     });
-    this.timeout = timeout(settings.timeoutMs, TimeoutStrategy.Aggressive);
+    this.timeout = timeout(settings.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false });
+    this.url = new URL(settings.url);
+    const secure = this.url.protocol === 'https:';
+    this.request = secure ? httpsRequest : httpRequest;
+    this.agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.bulkhead = bulkhead(settings.maxInFlight, Number.MAX_SAFE_INTEGER);
     this.breaker.onBreak(() => {
       this.openedAt = Date.now();
@@ -125,6 +134,7 @@ export class DownstreamClient {
 
   close(): void {
     clearTimeout(this.trialTimer);
+    this.agent.destroy();
   }
 
   private async callOnce(request: DownstreamRequest): Promise<DownstreamReply> {
@@ -143,11 +153,7 @@ export class DownstreamClient {
     });
     let status: number;
     try {
-      status = await this.timeout.execute(async ({ signal }) => {
-        const response = await fetch(this.settings.url, { method: 'POST', headers, body, signal });
-        await response.arrayBuffer();
-        return response.status;
-      });
+      status = await this.timeout.execute(({ signal }) => this.post(body, headers, signal));
     } catch (error) {
       const seconds = (performance.now() - started) / 1_000;
       if (error instanceof TaskCancelledError) {
@@ -168,6 +174,26 @@ export class DownstreamClient {
     }
     this.observe('rejected', latencyMs / 1_000);
     throw new DownstreamRejected(`downstream answered ${status}`, status);
+  }
+
+  /**
+   * node:http with a keep-alive agent rather than fetch: at thousands of calls per second, fetch's
+   * web streams cost several times the CPU of the call itself.
+   */
+  private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const request = this.request(
+        this.url,
+        { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: this.agent, signal },
+        (response) => {
+          response.resume();
+          response.once('end', () => resolve(response.statusCode ?? 0));
+          response.once('error', reject);
+        },
+      );
+      request.once('error', reject);
+      request.end(body);
+    });
   }
 
   private untilTrialPossible(signal: AbortSignal): Promise<void> {

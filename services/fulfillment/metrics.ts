@@ -46,7 +46,7 @@ export function fulfillmentMetrics(registry: Registry) {
       help: 'Downstream circuit breaker: 0 closed, 1 half-open, 2 open',
       registers,
     }),
-    inFlight: new Gauge({ name: 'fulfillment_in_flight', help: 'Records being processed now', registers }),
+    inFlight: new Gauge({ name: 'fulfillment_in_flight', help: 'Records started and not finished (calling, waiting for a call slot or the breaker, writing)', registers }),
     buffered: new Gauge({
       name: 'fulfillment_buffered',
       help: 'Records taken from Kafka and not finished (running or waiting for their key)',

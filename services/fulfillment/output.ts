@@ -42,7 +42,11 @@ export function toMessage(record: OutRecord): Message {
 
 export function byTopic(records: OutRecord[]): { topic: string; messages: Message[] }[] {
   const topics = new Map<string, Message[]>();
-  for (const record of records) topics.set(record.topic, [...(topics.get(record.topic) ?? []), toMessage(record)]);
+  for (const record of records) {
+    const messages = topics.get(record.topic);
+    if (messages) messages.push(toMessage(record));
+    else topics.set(record.topic, [toMessage(record)]);
+  }
   return [...topics].map(([topic, messages]) => ({ topic, messages }));
 }
 
