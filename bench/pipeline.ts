@@ -42,7 +42,7 @@ async function drive(ingressUrl: string, phase: string, opts: { rate?: number; d
   const result = await load({
     url: `${ingressUrl}/webhooks/cognigy`,
     method: 'POST',
-    connections: opts.rate ? Math.max(16, Math.ceil(opts.rate / 50)) : 64,
+    connections: opts.rate ? Math.max(32, Math.ceil(opts.rate / 10)) : 64,
     ...(opts.rate ? { overallRate: opts.rate } : {}),
     ...(opts.durationS ? { duration: opts.durationS } : {}),
     ...(opts.amount ? { amount: opts.amount } : {}),
@@ -121,15 +121,22 @@ export async function run(): Promise<void> {
       const sentEnd = Date.now();
       const { ackedAt, drainedAt, calls } = await acknowledged(simulatorUrl, accepted, ACK_WINDOW_MS + 60_000);
       const latencies = [...ackedAt].map(([id, at]) => at - (accepted.get(id) ?? at)).sort((a, b) => a - b);
+      // When sending stops, the last open window can only close on its timer: its callbacks wait up
+      // to ACK_WINDOW_MS. A sustained stream never has that tail, so it is reported apart.
+      const steadyEnd = sentEnd - ACK_WINDOW_MS;
+      const steady = [...ackedAt]
+        .filter(([id]) => (accepted.get(id) ?? 0) < steadyEnd)
+        .map(([id, at]) => at - (accepted.get(id) ?? at))
+        .sort((a, b) => a - b);
       const achieved = accepted.size / PHASE_S;
       const drainMs = drainedAt - sentEnd;
       // Held: the offered rate was accepted, everything was acknowledged, and the backlog left when
       // sending stopped was no more than one window's worth (lag did not grow during the phase).
       const ok = achieved >= rate * 0.95 && ackedAt.size === accepted.size && drainMs <= ACK_WINDOW_MS + 2_000;
       if (ok) held = rate;
-      if (rate === 1_000) p99At1000 = percentile(latencies, 99);
+      if (rate === 1_000) p99At1000 = percentile(steady, 99);
       rows.push(
-        `| ${rate} | ${achieved.toFixed(0)} | ${ackedAt.size}/${accepted.size} | ${percentile(latencies, 50)} | ${percentile(latencies, 99)} | ${drainMs} | ${calls} | ${result.non2xx} | ${ok ? 'yes' : 'no'} |`,
+        `| ${rate} | ${achieved.toFixed(0)} | ${ackedAt.size}/${accepted.size} | ${percentile(steady, 50)} | ${percentile(steady, 99)} | ${percentile(latencies, 99)} | ${drainMs} | ${calls} | ${result.non2xx} | ${ok ? 'yes' : 'no'} |`,
       );
       if (!ok) break;
     }
@@ -140,11 +147,11 @@ export async function run(): Promise<void> {
 
     console.log(`\npipeline benchmark on ${describeMachine()}; Kafka, registry, simulator and the three services (one process each) on the same machine`);
     console.log(`ACK_WINDOW_MS=${ACK_WINDOW_MS}, ${PHASE_S} s per rate, 2/3 of callbacks go downstream (no added latency), 1/3 fall back`);
-    console.log('| offered/s | accepted/s | acknowledged | e2e p50 ms | e2e p99 ms | drain after last send ms | batch calls | non-2xx | held |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('| offered/s | accepted/s | acknowledged | e2e p50 ms (steady) | e2e p99 ms (steady) | e2e p99 ms (with final window) | drain after last send ms | batch calls | non-2xx | held |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
     console.log(`\nhighest rate held without growing lag: ${held}/s`);
-    console.log(`e2e p99 at 1000/s: ${p99At1000} ms = ${(p99At1000 / ACK_WINDOW_MS).toFixed(2)} x ACK_WINDOW_MS (target <= ${ACK_WINDOW_MS + 500} ms)`);
+    console.log(`e2e p99 at 1000/s (steady state, without the final window): ${p99At1000} ms = ${(p99At1000 / ACK_WINDOW_MS).toFixed(2)} x ACK_WINDOW_MS (target <= ${ACK_WINDOW_MS + 500} ms)`);
     console.log(`saturation: ${sat.ackedAt.size} acks in ${sat.calls} batch calls = ${callsPer10k.toFixed(1)} calls per 10,000 acks (full batches of 500: 20)`);
   } finally {
     for (const child of children.reverse()) await stopProcess(child);
