@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
+import { topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { RETRY_LIMITS, RetryPolicySchema, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { parseThresholdOverrides, type Thresholds } from './routing.js';
 
@@ -7,6 +8,7 @@ import { parseThresholdOverrides, type Thresholds } from './routing.js';
 export const FulfillmentEnv = z
   .object({
     ...commonEnv,
+    ...topicCatalogEnv,
     FULFILLMENT_GROUP_ID: z.string().min(1).default('cognigy-fulfillment'),
     FULFILLMENT_PORT: env.int(8082, 0, 65_535),
     FULFILLMENT_HOST: z.string().default('0.0.0.0'),

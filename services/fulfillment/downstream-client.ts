@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import {
   BrokenCircuitError,
   CircuitState,
@@ -12,8 +14,6 @@ import {
   type CircuitBreakerPolicy,
   type TimeoutPolicy,
 } from 'cockatiel';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { errorMessage, isRetriable } from '../../shared/errors.js';
 import { DownstreamRejected, DownstreamTimeout, DownstreamUnavailable, ShuttingDown } from './errors.js';
 
@@ -153,7 +153,14 @@ export class DownstreamClient {
     });
     let status: number;
     try {
-      status = await this.timeout.execute(({ signal }) => this.post(body, headers, signal));
+      status = await this.timeout.execute(async ({ signal }) => {
+        try {
+          return await this.post(body, headers, signal);
+        } catch (error) {
+          // The aborted request may report its AbortError before the timeout policy reports itself.
+          throw signal.aborted ? new TaskCancelledError() : error;
+        }
+      });
     } catch (error) {
       const seconds = (performance.now() - started) / 1_000;
       if (error instanceof TaskCancelledError) {

@@ -123,6 +123,9 @@ export class RecordProcessor {
       value: await this.deps.encodeResult(result),
       headers: resultHeaders(subject, record),
     };
+    if (this.deps.logger.isLevelEnabled('debug')) {
+      this.logFor(record, subject).debug({ route: result.route, ackStatus: result.ackStatus, attempts: result.attempts }, 'result');
+    }
     const acknowledged = result.ackStatus === 'ACKNOWLEDGED';
     const outcome = ending === 'fulfilled' ? 'fulfilled' : ending === 'fallback' ? 'fallback' : 'dead-lettered';
     return { outcome, outputs: [output], ...(acknowledged ? { acknowledgedEventId: result.eventId } : {}) };

@@ -1,10 +1,10 @@
-import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import express from 'express';
 import { listen, mountOperationalRoutes } from '../../shared/http.js';
 import { createIdempotentProducer, createKafka, ensureTopics } from '../../shared/kafka.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
 import { createMetricsRegistry, trackConsumerLag, type Registry } from '../../shared/metrics.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
+import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
 import { callbackDecoder } from './codec.js';
 import { retryPolicyOf, thresholdsOf, type FulfillmentConfig } from './config.js';
@@ -47,13 +47,9 @@ export async function startFulfillment(
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-fulfillment', logger });
   const admin = kafka.admin();
   await admin.connect();
-  const specs = [...inputTopics, topics.results, topics.dlq].map((topic) => ({
-    topic,
-    numPartitions: config.TOPIC_PARTITIONS,
-    replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-  }));
-  // A broker that just created topics may not report their leaders yet; asking again settles it.
-  await retry(handleAll, { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 200 }) }).execute(() => ensureTopics(admin, specs));
+  // Topics as the shared catalogue describes them (partitions, replication, retention), whoever creates them first.
+  const mine = new Set(['callbacks', 'retry', 'results', 'dlq']);
+  await ensureTopics(admin, topicCatalog(topicSettingsFromEnv(config)).filter((t) => mine.has(t.role)));
 
   const schemaRegistry = createRegistry(config.SCHEMA_REGISTRY_URL);
   const resultSerde = new TopicSerde(schemaRegistry, topics.results, 'FulfillmentResult');
@@ -97,11 +93,12 @@ export async function startFulfillment(
   const pauses = new PauseControl(consumer, inputTopics);
   // Every buffered record whose session is free may run; the downstream bulkhead bounds the calls.
   const executor = new KeyOrderedExecutor(config.FULFILLMENT_MAX_BUFFERED, (error) => logger.error({ err: error }, 'record task failed'));
-  let intake: Intake | undefined;
+  // The output commits the intake's partitions, and the intake hands finished records to the output.
+  const link: { intake?: Intake } = {};
   const outputDeps = {
     consumer,
     groupId: config.FULFILLMENT_GROUP_ID,
-    works: () => intake?.live() ?? [],
+    works: () => link.intake?.live() ?? [],
     recent,
     metrics,
     logger,
@@ -110,13 +107,13 @@ export async function startFulfillment(
   let output: Output;
   if (config.EXACTLY_ONCE) {
     const prefix = config.FULFILLMENT_TRANSACTIONAL_ID_PREFIX ?? config.FULFILLMENT_GROUP_ID;
-    output = new ExactlyOnceOutput(kafka, admin, prefix, outputDeps, (work, error) => intake?.restart(work, error));
+    output = new ExactlyOnceOutput(kafka, admin, prefix, outputDeps, (work, error) => link.intake?.restart(work, error));
   } else {
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     output = new AtLeastOnceOutput(producer, outputDeps);
   }
-  intake = new Intake({
+  const intake = new Intake({
     consumer,
     tierOf,
     executor,
@@ -128,7 +125,7 @@ export async function startFulfillment(
     maxBuffered: config.FULFILLMENT_MAX_BUFFERED,
     ordering: config.FULFILLMENT_ORDERING,
   });
-  const running = intake;
+  link.intake = intake;
 
   downstream.onBlocked((blocked) => {
     logger.warn({ blocked }, blocked ? 'downstream breaker open: pausing intake' : 'downstream trial possible: resuming intake');
@@ -143,7 +140,7 @@ export async function startFulfillment(
   let stopping = false;
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     joined = true;
-    running.onAssignment(event.payload.memberAssignment);
+    intake.onAssignment(event.payload.memberAssignment);
   });
   consumer.on(consumer.events.CRASH, (event) => {
     logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
@@ -151,7 +148,7 @@ export async function startFulfillment(
   });
   await consumer.connect();
   await consumer.subscribe({ topics: inputTopics, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: running.eachBatch });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: intake.eachBatch });
   const lag = trackConsumerLag({ registry, admin, groupId: config.FULFILLMENT_GROUP_ID, topics: inputTopics, logger });
 
   const app = express();
@@ -168,7 +165,7 @@ export async function startFulfillment(
     stop: async () => {
       if (stopping) return;
       stopping = true;
-      await running.stop(Math.max(100, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2)));
+      await intake.stop(Math.max(100, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2)));
       lag.stop();
       clearInterval(sampler);
       await consumer.disconnect();

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
 import { FulfillmentEnv, type FulfillmentConfig } from '../../services/fulfillment/config.js';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
@@ -9,6 +8,7 @@ import { Header } from '../../shared/headers.js';
 import { createIdempotentProducer, createKafka, ensureTopics, type Producer, type RecordMetadata } from '../../shared/kafka.js';
 import { createLogger } from '../../shared/logging.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
+import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames, type TopicNames } from '../../shared/topics.js';
 import { testInfra } from '../support/infra-env.js';
 import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
@@ -91,11 +91,10 @@ export async function startHarness(env: Record<string, string> = {}, opts: { sta
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'fulfillment-test' });
   const outputTopics = [topics.results, topics.dlq, ...Array.from({ length: config.RETRY_MAX_ATTEMPTS - 1 }, (_, i) => topics.retry(i + 1))];
-  // The service creates these too; created here first so a reader never auto-creates them wrongly.
+  // The service creates these too; created here first so the reader never auto-creates them.
   const admin = kafka.admin();
   await admin.connect();
-  const specs = [topics.callbacks, ...outputTopics].map((topic) => ({ topic, numPartitions: config.TOPIC_PARTITIONS, replicationFactor: 1 }));
-  await retry(handleAll, { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 200 }) }).execute(() => ensureTopics(admin, specs));
+  await ensureTopics(admin, topicCatalog(topicSettingsFromEnv(config)).filter((t) => t.role !== 'ackBatches'));
   await admin.disconnect();
   const service =
     opts.startService === false ? undefined : await startFulfillment(config, { logger: createLogger('fulfillment', config.LOG_LEVEL) });
