@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
+import { topicCatalogEnv } from '../../shared/topic-catalog.js';
 
 export const AUTH_SCHEMES = ['hmac', 'basic', 'api-key', 'standard-webhooks'] as const;
 export type AuthScheme = (typeof AUTH_SCHEMES)[number];
@@ -7,6 +8,7 @@ export type AuthScheme = (typeof AUTH_SCHEMES)[number];
 export const IngressEnv = z
   .object({
     ...commonEnv,
+    ...topicCatalogEnv,
     INGRESS_PORT: env.int(8080, 0, 65_535),
     INGRESS_HOST: z.string().default('0.0.0.0'),
     INGRESS_AUTH: env.list('hmac').pipe(z.array(z.enum(AUTH_SCHEMES)).min(1, 'expected at least one of ' + AUTH_SCHEMES.join(','))),

@@ -3,6 +3,7 @@ import { createLogger, type Logger } from '../../shared/logging.js';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.js';
 import { listen } from '../../shared/http.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
+import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
 import { createIngressApp } from './app.js';
 import type { IngressConfig } from './config.js';
@@ -25,9 +26,7 @@ export async function startIngress(config: IngressConfig, logger: Logger = creat
 
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, [
-    { topic: topics.callbacks, numPartitions: config.TOPIC_PARTITIONS, replicationFactor: config.TOPIC_REPLICATION_FACTOR },
-  ]);
+  await ensureTopics(admin, topicCatalog(topicSettingsFromEnv(config)).filter((t) => t.role === 'callbacks'));
   await admin.disconnect();
 
   const serde = new TopicSerde(createRegistry(config.SCHEMA_REGISTRY_URL), topics.callbacks, 'CognigyCallback');
