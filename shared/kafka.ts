@@ -74,11 +74,15 @@ export function createKafka(settings: KafkaSettings): Kafka {
   });
 }
 
-/** An idempotent producer (acks=-1 is implied and enforced by kafkajs when idempotent). */
+/**
+ * An idempotent producer (acks=-1 is implied and enforced by kafkajs when idempotent). Its retries
+ * are unbounded unless the caller bounds them, as exactly-once delivery requires.
+ */
 export function createIdempotentProducer(kafka: Kafka, extra: ProducerConfig = {}): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
     ...extra,
