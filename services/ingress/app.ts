@@ -1,4 +1,5 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import getRawBody from 'raw-body';
 import { mountOperationalRoutes } from '../../shared/http.js';
 import type { Registry } from '../../shared/metrics.js';
 import { signHmac } from './auth.js';
@@ -24,6 +25,8 @@ const JSON_TYPES = ['application/json', 'application/*+json'];
 export function createIngressApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Answers are tiny and never cached: hashing each one for an ETag is wasted work.
+  app.set('etag', false);
   let inFlight = 0;
 
   const answer = (res: Response, started: bigint, result: Answer) => {
@@ -59,7 +62,13 @@ export function createIngressApp(deps: AppDeps): Express {
     next();
   };
 
-  const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  // raw-body enforces the limit while streaming (and refuses a Content-Length over it up front).
+  const rawBody = (req: Request, _res: Response, next: NextFunction) => {
+    getRawBody(req, { limit: deps.maxBodyBytes, length: req.headers['content-length'] }).then((body) => {
+      req.body = body;
+      next();
+    }, next);
+  };
   const bodyOf = (req: Request): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 
   app.post('/webhooks/cognigy', admit, rawBody, async (req: Request, res: Response) => {

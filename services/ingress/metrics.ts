@@ -32,6 +32,12 @@ export function ingressMetrics(registry: Registry) {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers: [registry],
     }),
+    produceLatency: new Histogram({
+      name: 'ingress_produce_duration_seconds',
+      help: 'Time from handing a batch to the producer to the broker acknowledgment',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
     inFlight: new Gauge({ name: 'ingress_in_flight', help: 'Requests being handled', registers: [registry] }),
   };
 }

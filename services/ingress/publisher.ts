@@ -23,6 +23,7 @@ export interface PublisherSettings {
   /** After a failed send, how long new requests are refused at once before one is tried again. */
   halfOpenAfterMs: number;
   onBatch?: (size: number) => void;
+  onSent?: (seconds: number) => void;
 }
 
 /**
@@ -48,8 +49,10 @@ export class CallbackPublisher {
     });
     this.coalescer = new Coalescer<Message>(
       async (messages) => {
+        const started = performance.now();
         try {
           await policy.execute(() => this.producer.send({ topic: this.topic, acks: -1, messages }));
+          settings.onSent?.((performance.now() - started) / 1_000);
         } catch (error) {
           throw new BrokerUnavailable('the broker did not acknowledge the write', { cause: error });
         }

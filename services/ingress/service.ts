@@ -48,6 +48,7 @@ export async function startIngress(config: IngressConfig, logger: Logger = creat
     produceTimeoutMs: config.INGRESS_PRODUCE_TIMEOUT_MS,
     halfOpenAfterMs: config.INGRESS_RETRY_AFTER_S * 1_000,
     onBatch: (size) => metrics.batchSize.observe(size),
+    onSent: (seconds) => metrics.produceLatency.observe(seconds),
   });
 
   const simulate = config.SIMULATOR_ENABLED && config.NODE_ENV !== 'production';
