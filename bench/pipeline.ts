@@ -7,7 +7,7 @@ import { benchInfra, freePort, load, startProcess, stopProcess } from './support
 
 const SECRET = 'bench-secret';
 const ACK_WINDOW_MS = 5_000;
-const RATES = [250, 500, 1_000, 1_500, 2_000];
+const RATES = [250, 500, 1_000, 1_500, 2_000, 2_500, 3_000];
 const PHASE_S = 15;
 const SATURATION_CALLBACKS = 20_000;
 
