@@ -4,7 +4,7 @@ import { mountOperationalRoutes } from '../../shared/http.js';
 import type { Registry } from '../../shared/metrics.js';
 import { signHmac } from './auth.js';
 import { handleCallback, type Answer, type HandlerDeps } from './handler.js';
-import type { IngressMetrics } from './metrics.js';
+import { outcomeMetrics, type IngressMetrics } from './metrics.js';
 
 export interface AppDeps extends HandlerDeps {
   registry: Registry;
@@ -16,7 +16,8 @@ export interface AppDeps extends HandlerDeps {
   simulateSecret?: string;
 }
 
-const JSON_TYPES = ['application/json', 'application/*+json'];
+/** application/json, or any application/*+json type, with optional parameters. */
+const JSON_CONTENT_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 
 /**
  * The HTTP surface. No global body parser: the webhook route reads raw bytes (with the size limit
@@ -28,26 +29,31 @@ export function createIngressApp(deps: AppDeps): Express {
   // Answers are tiny and never cached: hashing each one for an ETag is wasted work.
   app.set('etag', false);
   let inFlight = 0;
+  const observed = outcomeMetrics(deps.metrics);
 
   const answer = (res: Response, started: bigint, result: Answer) => {
-    deps.metrics.requests.inc({ outcome: result.outcome });
-    deps.metrics.latency.observe({ outcome: result.outcome }, Number(process.hrtime.bigint() - started) / 1e9);
+    observed(result.outcome, Number(process.hrtime.bigint() - started) / 1e9);
     if (result.retryAfterS !== undefined) res.set('Retry-After', String(result.retryAfterS));
     res.status(result.status).json(result.body);
   };
 
-  const admit = (req: Request, res: Response, next: NextFunction) => {
-    res.locals.started = process.hrtime.bigint();
+  /**
+   * Admission (in-flight cap, content type), then the raw bytes, then the callback path. One route
+   * handler rather than a middleware chain: this runs for every callback.
+   */
+  const serve = async (req: Request, res: Response, sign?: (body: Buffer) => Record<string, string>) => {
+    const started = process.hrtime.bigint();
+    res.locals.started = started;
     if (inFlight >= deps.maxInFlight) {
-      return answer(res, res.locals.started, {
+      return answer(res, started, {
         status: 503,
         outcome: 'overloaded',
         body: { error: 'overloaded', message: 'too many requests in flight; retry later' },
         retryAfterS: deps.retryAfterS,
       });
     }
-    if (!req.is(JSON_TYPES)) {
-      return answer(res, res.locals.started, {
+    if (!JSON_CONTENT_TYPE.test(req.headers['content-type'] ?? '')) {
+      return answer(res, started, {
         status: 415,
         outcome: 'unsupported_media_type',
         body: { error: 'unsupported_media_type', message: 'expected Content-Type: application/json' },
@@ -55,32 +61,26 @@ export function createIngressApp(deps: AppDeps): Express {
     }
     inFlight += 1;
     deps.metrics.inFlight.set(inFlight);
-    res.once('close', () => {
+    try {
+      // raw-body enforces the limit while streaming (and refuses a Content-Length over it up front).
+      const rawBody = await getRawBody(req, { limit: deps.maxBodyBytes, length: req.headers['content-length'] });
+      const headers = sign ? { ...req.headers, ...sign(rawBody) } : req.headers;
+      answer(res, started, await handleCallback({ rawBody, headers }, deps));
+    } finally {
       inFlight -= 1;
       deps.metrics.inFlight.set(inFlight);
-    });
-    next();
+    }
   };
 
-  // raw-body enforces the limit while streaming (and refuses a Content-Length over it up front).
-  const rawBody = (req: Request, _res: Response, next: NextFunction) => {
-    getRawBody(req, { limit: deps.maxBodyBytes, length: req.headers['content-length'] }).then((body) => {
-      req.body = body;
-      next();
-    }, next);
-  };
-  const bodyOf = (req: Request): Buffer => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-
-  app.post('/webhooks/cognigy', admit, rawBody, async (req: Request, res: Response) => {
-    answer(res, res.locals.started, await handleCallback({ rawBody: bodyOf(req), headers: req.headers }, deps));
+  app.post('/webhooks/cognigy', (req: Request, res: Response, next: NextFunction) => {
+    serve(req, res).catch(next);
   });
 
   if (deps.simulateSecret !== undefined) {
     const secret = deps.simulateSecret;
-    app.post('/simulate', admit, rawBody, async (req: Request, res: Response) => {
-      const body = bodyOf(req);
-      const headers = { ...req.headers, 'x-cognigy-signature': signHmac(body, secret) };
-      answer(res, res.locals.started, await handleCallback({ rawBody: body, headers }, deps));
+    const sign = (body: Buffer) => ({ 'x-cognigy-signature': signHmac(body, secret) });
+    app.post('/simulate', (req: Request, res: Response, next: NextFunction) => {
+      serve(req, res, sign).catch(next);
     });
   }
 

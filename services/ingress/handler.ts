@@ -77,6 +77,8 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
       retryAfterS: deps.retryAfterS,
     };
   }
-  deps.logger.debug({ ...context, eventType: callback.eventType, ...(deps.logPayloads ? { text: callback.text } : {}) }, 'callback accepted');
+  if (deps.logger.isLevelEnabled('debug')) {
+    deps.logger.debug({ ...context, eventType: callback.eventType, ...(deps.logPayloads ? { text: callback.text } : {}) }, 'callback accepted');
+  }
   return { status: 202, outcome: 'accepted', body: accepted };
 }

@@ -43,3 +43,19 @@ export function ingressMetrics(registry: Registry) {
 }
 
 export type IngressMetrics = ReturnType<typeof ingressMetrics>;
+
+/** Counts and times one answer; the labelled children are looked up once per outcome, not per request. */
+export function outcomeMetrics(metrics: IngressMetrics): (outcome: Outcome, seconds: number) => void {
+  const children = new Map<Outcome, { count: () => void; time: (seconds: number) => void }>();
+  return (outcome, seconds) => {
+    let child = children.get(outcome);
+    if (!child) {
+      const counter = metrics.requests.labels({ outcome });
+      const histogram = metrics.latency.labels({ outcome });
+      child = { count: () => counter.inc(), time: (s) => histogram.observe(s) };
+      children.set(outcome, child);
+    }
+    child.count();
+    child.time(seconds);
+  };
+}
