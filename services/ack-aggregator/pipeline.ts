@@ -1,22 +1,24 @@
-import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { AckBatch, FulfillmentResult } from '../../shared/contracts.js';
-import { RetriableError, errorClass, errorMessage } from '../../shared/errors.js';
-import { Header, headersToStrings } from '../../shared/headers.js';
-import type { Consumer, EachBatchPayload, KafkaMessage, Producer } from '../../shared/kafka.js';
-import { messageLogger, type Logger } from '../../shared/logging.js';
+import type { AckBatch } from '../../shared/contracts.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Consumer, EachBatchPayload, Producer } from '../../shared/kafka.js';
+import type { Logger } from '../../shared/logging.js';
 import type { TopicSerde } from '../../shared/serde.js';
 import { toAck } from './ack-items.js';
 import type { BackoffSettings } from './backoff.js';
-import { ackRequest, outcomeRecord, planBatches, planRecord, type BatchLimits, type PendingAck } from './batching.js';
+import { BatchOutcomes, type Plan } from './batch-outcomes.js';
+import { ackRequest, planBatches, planRecord, type BatchLimits, type PendingAck } from './batching.js';
 import type { CognigyClient } from './cognigy-client.js';
-import { deadLetter, DlqReason, type SourceRecord } from './dead-letter.js';
-import { BatchRejected, CountMismatch, SubmissionAborted } from './errors.js';
+import { OffsetCommitter } from './commits.js';
+import type { SourceRecord } from './dead-letter.js';
+import { ResultDecoder, toSource } from './decoding.js';
+import { DurableWriter, untilDone } from './durable-writes.js';
+import { BatchRejected, SubmissionAborted } from './errors.js';
+import { whileHeartbeating } from './heartbeat.js';
 import type { AckMetrics } from './metrics.js';
-import { ACK_GROUP_HEADER } from './plan-reader.js';
-import { PlanJournal, type PlanState } from './plan-journal.js';
-import { OffsetProgress } from './progress.js';
+import { PlanJournal } from './plan-journal.js';
 import { submitBatch, type Submitted } from './submitter.js';
+import { Wakeups } from './wakeups.js';
 
 export interface PipelineSettings {
   groupId: string;
@@ -43,11 +45,6 @@ export interface PipelineDeps {
   logger: Logger;
 }
 
-type Plan = PlanState<SourceRecord> & { recording?: boolean; recorded?: boolean; answer?: string };
-type Decoded = { source: SourceRecord; result?: FulfillmentResult; invalid?: string };
-
-class SchemaUnavailable extends RetriableError {}
-
 /**
  * The imperative shell around the pure decisions (toAck, planBatches, batchIdentity,
  * classifyAckResponse, OffsetProgress): results in, windows closed into planned batches, each
@@ -64,10 +61,12 @@ class SchemaUnavailable extends RetriableError {}
  * partitions: a quiet system with six partitions would send six small batches where one does.
  * The plan carries its items, so any member that now owns one of its partitions can resend it
  * whole, even when a rebalance split the plan's partitions between members.
+ *
+ * This class schedules: windows, the submission queue, the journal per generation. What a batch's
+ * outcome does is in BatchOutcomes, offset commits in OffsetCommitter, decoding in ResultDecoder.
  */
 export class AckPipeline {
   private pending: PendingAck<SourceRecord>[] = [];
-  private progress = new OffsetProgress();
   private readonly journal = new PlanJournal<SourceRecord>();
   /** Changes at every rebalance; work started under an older generation is discarded. */
   private generation = 0;
@@ -77,23 +76,34 @@ export class AckPipeline {
   private active = 0;
   private stopping = false;
   private readonly abort = new AbortController();
-  private committing: Promise<void> | undefined;
-  private commitAgain = false;
-  private commitRetry: NodeJS.Timeout | undefined;
-  private wakeups: (() => void)[] = [];
-  private readonly writeRetry = retry(handleAll, {
-    maxAttempts: Number.POSITIVE_INFINITY,
-    backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
-  }).dangerouslyUnref();
+  /** Woken when a batch finishes, at a rebalance and at stop: what a waiter for capacity waits on. */
+  private readonly wakeups = new Wakeups();
+  private readonly commits: OffsetCommitter;
+  private readonly writer: DurableWriter;
+  private readonly outcomes: BatchOutcomes;
+  private readonly decoder: ResultDecoder;
 
   constructor(
     private readonly settings: PipelineSettings,
     private readonly deps: PipelineDeps,
-  ) {}
+  ) {
+    const retrying = untilDone(this.abort.signal);
+    this.commits = new OffsetCommitter(deps, () => this.stopping);
+    this.writer = new DurableWriter(deps.producer, deps.batchSerde, { topic: settings.batchesTopic, groupId: settings.groupId }, retrying);
+    this.outcomes = new BatchOutcomes({
+      journal: this.journal,
+      writer: this.writer,
+      commits: this.commits,
+      metrics: deps.metrics,
+      logger: deps.logger,
+      dlqTopic: settings.dlqTopic,
+    });
+    this.decoder = new ResultDecoder(deps.registry, deps.resultSerde, retrying);
+  }
 
   /** Results delivered and not finished (acknowledged or dead-lettered). */
   get outstanding(): number {
-    return this.progress.outstanding;
+    return this.commits.progress.outstanding;
   }
 
   /**
@@ -105,14 +115,14 @@ export class AckPipeline {
     this.generation += 1;
     this.pending = [];
     this.armWindowTimer(null);
-    this.progress = new OffsetProgress();
+    this.commits.reset();
     this.journalLoaded = undefined;
     this.journal.prune((state: Plan) => {
       state.waiting = [];
       if (state.own && !state.recorded && !state.recording) return false;
       return state.submitting;
     });
-    this.wake();
+    this.wakeups.notify();
   };
 
   /** kafkajs eachBatch: decode, map, dead-letter the invalid alone, window the rest. */
@@ -122,12 +132,12 @@ export class AckPipeline {
     const first = batch.messages[0];
     if (this.stopping || first === undefined) return;
 
-    await this.whileHeartbeating(heartbeat, this.ensureJournal(generation, Number(first.timestamp) - this.settings.planLookbackMs));
+    await whileHeartbeating(heartbeat, this.ensureJournal(generation, Number(first.timestamp) - this.settings.planLookbackMs));
     if (generation !== this.generation || this.stopping) return;
     const sources = batch.messages.map((m) => toSource(topic, partition, m));
-    this.progress.track(topic, partition, sources.map((s) => s.offset), Number(batch.lastOffset()));
+    this.commits.progress.track(topic, partition, sources.map((s) => s.offset), Number(batch.lastOffset()));
 
-    const decoded = await this.whileHeartbeating(heartbeat, this.decodeAll(sources));
+    const decoded = await whileHeartbeating(heartbeat, this.decoder.decodeAll(sources));
     if (generation !== this.generation) return;
     const now = Date.now();
     const valid: PendingAck<SourceRecord>[] = [];
@@ -144,13 +154,13 @@ export class AckPipeline {
     }
     // Dead-lettered before any later record can join a plan, so a plan's ranges never cover a
     // record that is neither in the batch nor in the DLQ.
-    if (invalid.length > 0) await this.whileHeartbeating(heartbeat, this.deadLetterInvalid(invalid));
+    if (invalid.length > 0) await whileHeartbeating(heartbeat, this.outcomes.deadLetterInvalid(invalid));
     if (generation !== this.generation || this.stopping) return;
     this.pending.push(...valid);
     this.closeWindows(false);
 
-    while (!this.stopping && generation === this.generation && this.progress.outstanding >= this.settings.maxPending) {
-      await this.changed(1_000);
+    while (!this.stopping && generation === this.generation && this.commits.progress.outstanding >= this.settings.maxPending) {
+      await this.wakeups.next(1_000);
       await heartbeat();
     }
   };
@@ -160,15 +170,12 @@ export class AckPipeline {
     if (this.stopping) return;
     this.stopping = true;
     this.closeWindows(true);
-    this.wake();
+    this.wakeups.notify();
     const deadline = Date.now() + deadlineMs;
-    while ((this.active > 0 || this.queue.length > 0) && Date.now() < deadline) await this.changed(Math.min(250, deadline - Date.now()));
+    while ((this.active > 0 || this.queue.length > 0) && Date.now() < deadline) await this.wakeups.next(Math.min(250, deadline - Date.now()));
     this.abort.abort();
     this.armWindowTimer(null);
-    clearTimeout(this.commitRetry);
-    await this.committing;
-    this.commitSoon();
-    await this.committing;
+    await this.commits.flush();
     if (this.active > 0 || this.queue.length > 0) {
       this.deps.logger.warn({ batches: this.active + this.queue.length }, 'stopped with batches not yet taken by Cognigy; they are resent with the same key at the next start');
     }
@@ -195,8 +202,8 @@ export class AckPipeline {
   /** A delivered record that an already known plan accounts for. */
   private attach(state: Plan, source: SourceRecord): void {
     if (state.outcome === 'ACCEPTED') {
-      this.progress.done(source.topic, source.partition, source.offset);
-      this.commitSoon();
+      this.commits.progress.done(source.topic, source.partition, source.offset);
+      this.commits.commitSoon();
       return;
     }
     state.waiting.push(source);
@@ -216,7 +223,7 @@ export class AckPipeline {
       this.active += 1;
       void this.submit(state).finally(() => {
         this.active -= 1;
-        this.wake();
+        this.wakeups.notify();
         this.pump();
       });
     }
@@ -230,21 +237,23 @@ export class AckPipeline {
       if (state.own && !state.recorded) {
         if (!this.journalHas(state)) return; // dropped by a rebalance before it was recorded
         state.recording = true;
-        await this.writeBatchRecord(plan);
+        await this.writer.writeBatchRecord(plan);
         state.recorded = true;
       }
       const started = performance.now();
       let submitted: Submitted;
       try {
         submitted = await submitBatch(this.deps.client, ackRequest(plan), this.settings.backoff, this.abort.signal, {
-          onRetry: (error, delayMs, attempt) => this.onRetry(log, plan, error, delayMs, attempt),
+          onRetry: (error, delayMs, attempt) => this.outcomes.retrying(log, plan, error, delayMs, attempt),
         });
       } catch (error) {
         if (!(error instanceof BatchRejected)) throw error;
-        await this.rejected(state, error, (performance.now() - started) / 1_000, log);
+        await this.outcomes.rejected(state, error, (performance.now() - started) / 1_000, log);
+        await this.settle(state);
         return;
       }
-      await this.accepted(state, submitted, (performance.now() - started) / 1_000, log);
+      await this.outcomes.accepted(state, submitted, (performance.now() - started) / 1_000, log);
+      await this.settle(state);
     } catch (error) {
       state.submitting = false;
       if (error instanceof SubmissionAborted || this.stopping) return;
@@ -256,157 +265,14 @@ export class AckPipeline {
     }
   }
 
-  private async accepted(state: Plan, submitted: Submitted, latencyS: number, log: Logger): Promise<void> {
-    const { plan } = state;
-    const { metrics } = this.deps;
-    const latencyMs = Math.round(latencyS * 1_000);
-    await this.writeBatchRecord(
-      outcomeRecord(plan, 'ACCEPTED', { processedCount: submitted.processedCount, failedCount: submitted.failedCount, latencyMs }, new Date()),
-    );
-    this.journal.resolve(plan.batchId, 'ACCEPTED');
-    const ackRate = submitted.processedCount === null || plan.batchSize === 0 ? null : submitted.processedCount / plan.batchSize;
-    metrics.batches.inc({ outcome: submitted.outcome });
-    metrics.latency.observe({ outcome: submitted.outcome }, latencyS);
-    metrics.batchSize.observe(plan.batchSize);
-    for (const item of plan.statusMatrix) metrics.acks.inc({ status: item.status });
-    if (submitted.processedCount !== null) metrics.processed.inc(submitted.processedCount);
-    if (submitted.failedCount !== null) metrics.failed.inc(submitted.failedCount);
-    if (ackRate !== null) metrics.ackRate.set(ackRate);
-    const now = Date.now();
-    for (const source of state.waiting) {
-      const receivedAt = Date.parse(source.headers[Header.receivedAt] ?? '');
-      if (Number.isFinite(receivedAt)) metrics.endToEnd.observe(Math.max(0, now - receivedAt) / 1_000);
-    }
-    log.info(
-      {
-        audit: 'ack-batch',
-        timestamp: new Date(now).toISOString(),
-        status: 'ACCEPTED',
-        httpStatus: submitted.httpStatus,
-        duplicate: submitted.outcome === 'duplicate',
-        latencyMs,
-        ackRate,
-        batchSize: plan.batchSize,
-        processedCount: submitted.processedCount,
-        failedCount: submitted.failedCount,
-        attempts: submitted.attempts,
-      },
-      submitted.outcome === 'duplicate' ? 'ack batch already applied (409)' : 'ack batch accepted',
-    );
-    await this.settle(state);
-  }
-
-  private async rejected(state: Plan, error: BatchRejected, latencyS: number, log: Logger): Promise<void> {
-    const { plan } = state;
-    state.answer = error.answer;
-    const latencyMs = Math.round(latencyS * 1_000);
-    // The results go to the DLQ before the outcome is recorded: a read-back DEAD_LETTERED outcome
-    // means its records were dead-lettered.
-    await this.deadLetterPlanRecords(state);
-    await this.writeBatchRecord(outcomeRecord(plan, 'DEAD_LETTERED', { processedCount: null, failedCount: null, latencyMs }, new Date()));
-    this.journal.resolve(plan.batchId, 'DEAD_LETTERED');
-    this.deps.metrics.batches.inc({ outcome: 'dead_lettered' });
-    this.deps.metrics.latency.observe({ outcome: 'dead_lettered' }, latencyS);
-    log.error(
-      {
-        audit: 'ack-batch',
-        timestamp: new Date().toISOString(),
-        status: 'DEAD_LETTERED',
-        httpStatus: error.status,
-        answer: error.answer,
-        latencyMs,
-        ackRate: 0,
-        batchSize: plan.batchSize,
-      },
-      'ack batch refused by Cognigy; its results were dead-lettered',
-    );
-    await this.settle(state);
-  }
-
   /** Finishes the records a resolved plan accounts for and lets their offsets be committed. */
   private async settle(state: Plan): Promise<void> {
-    if (state.outcome === 'DEAD_LETTERED') await this.deadLetterPlanRecords(state);
+    if (state.outcome === 'DEAD_LETTERED') await this.outcomes.deadLetterPlanRecords(state);
     const records = state.waiting.splice(0);
-    for (const r of records) this.progress.done(r.topic, r.partition, r.offset);
+    for (const r of records) this.commits.progress.done(r.topic, r.partition, r.offset);
     this.prune();
-    this.commitSoon();
-    this.wake();
-  }
-
-  private async deadLetterPlanRecords(state: Plan): Promise<void> {
-    const records = state.waiting.splice(0);
-    if (records.length === 0) return;
-    const message = state.answer === undefined ? `Cognigy refused batch ${state.plan.batchId}` : state.answer;
-    const now = new Date();
-    await this.send(
-      this.settings.dlqTopic,
-      records.map((source) => deadLetter(source, { reason: DlqReason.batchRejected, errorClass: BatchRejected.name, errorMessage: message }, now)),
-    );
-    this.deps.metrics.deadLettered.inc({ reason: DlqReason.batchRejected }, records.length);
-    for (const r of records) this.progress.done(r.topic, r.partition, r.offset);
-  }
-
-  private async deadLetterInvalid(invalid: { source: SourceRecord; reason: string }[]): Promise<void> {
-    const now = new Date();
-    await this.send(
-      this.settings.dlqTopic,
-      invalid.map(({ source, reason }) => deadLetter(source, { reason: DlqReason.invalidAckItem, errorClass: 'InvalidAckItem', errorMessage: reason }, now)),
-    );
-    for (const { source, reason } of invalid) {
-      messageLogger(this.deps.logger, {
-        eventId: source.headers[Header.eventId],
-        correlationId: source.headers[Header.correlationId],
-        sessionId: source.key?.toString(),
-      }).warn({ reason, partition: source.partition, offset: source.offset }, 'invalid ack item dead-lettered on its own');
-      this.progress.done(source.topic, source.partition, source.offset);
-    }
-    this.deps.metrics.deadLettered.inc({ reason: DlqReason.invalidAckItem }, invalid.length);
-    this.commitSoon();
-  }
-
-  private onRetry(log: Logger, plan: AckBatch, error: unknown, delayMs: number, attempt: number): void {
-    this.deps.metrics.submitFailures.inc({ error: errorClass(error) });
-    if (error instanceof CountMismatch) {
-      this.deps.metrics.countMismatches.inc();
-      log.warn(
-        { batchSize: plan.batchSize, answer: error.answer, attempt, delayMs: Math.round(delayMs) },
-        'count mismatch: Cognigy did not account for every item; not committed, retrying',
-      );
-      return;
-    }
-    log.warn({ error: errorClass(error), reason: errorMessage(error), attempt, delayMs: Math.round(delayMs) }, 'ack batch attempt failed; retrying');
-  }
-
-  /** Commits, per partition, the offset after the longest finished prefix; at most one commit in flight. */
-  private commitSoon(): void {
-    if (this.committing !== undefined) {
-      this.commitAgain = true;
-      return;
-    }
-    this.committing = this.commit().finally(() => {
-      this.committing = undefined;
-    });
-  }
-
-  private async commit(): Promise<void> {
-    do {
-      this.commitAgain = false;
-      const progress = this.progress;
-      const due = progress.commitsDue();
-      if (due.length === 0) return;
-      try {
-        await this.deps.consumer.commitOffsets(due.map((d) => ({ topic: d.topic, partition: d.partition, offset: String(d.offset) })));
-        for (const d of due) progress.committed(d.topic, d.partition, d.offset);
-        this.deps.metrics.commits.inc({ outcome: 'ok' });
-      } catch (error) {
-        // A rebalance in progress refuses commits; the new generation starts from the last commit.
-        this.deps.metrics.commits.inc({ outcome: 'failed' });
-        this.deps.logger.warn({ err: errorMessage(error) }, 'offset commit failed; retrying');
-        clearTimeout(this.commitRetry);
-        if (!this.stopping) this.commitRetry = setTimeout(() => this.commitSoon(), 1_000);
-        return;
-      }
-    } while (this.commitAgain);
+    this.commits.commitSoon();
+    this.wakeups.notify();
   }
 
   /**
@@ -414,11 +280,12 @@ export class AckPipeline {
    * deliveries only happen in a new generation, which reads the journal again).
    */
   private prune(): void {
+    const progress = this.commits.progress;
     this.journal.prune((state: Plan) => {
       if (state.outcome === null) return true;
       if (state.waiting.length > 0) return true;
       return state.plan.items.some((range) => {
-        const delivered = this.progress.safeOffset(range.topic, range.partition);
+        const delivered = progress.safeOffset(range.topic, range.partition);
         return delivered === undefined || delivered <= range.toOffset;
       });
     });
@@ -436,94 +303,8 @@ export class AckPipeline {
     if (known > 0) this.deps.logger.info({ plans: known, sinceMs }, 'batch plans read back');
   }
 
-  /** One after the other: the first record fetches the writer schema, the rest find it cached. */
-  private async decodeAll(sources: SourceRecord[]): Promise<Decoded[]> {
-    const decoded: Decoded[] = [];
-    for (const source of sources) decoded.push(await this.decode(source));
-    return decoded;
-  }
-
-  private async decode(source: SourceRecord): Promise<Decoded> {
-    const value = source.value;
-    if (value === null || value.length < 5 || value[0] !== 0) return { source, invalid: 'value is not Avro in the Confluent wire format' };
-    const schemaId = value.readInt32BE(1);
-    try {
-      await this.writeRetry.execute(async () => {
-        try {
-          await this.deps.registry.getSchema(schemaId);
-        } catch (error) {
-          if ((error as { status?: number }).status === 404) return;
-          throw new SchemaUnavailable(`schema ${schemaId} could not be fetched: ${errorMessage(error)}`, { cause: error });
-        }
-      }, this.abort.signal);
-      return { source, result: await this.deps.resultSerde.decode(value) };
-    } catch (error) {
-      if (error instanceof SchemaUnavailable) throw error;
-      return { source, invalid: `undecodable FulfillmentResult: ${errorMessage(error)}` };
-    }
-  }
-
-  private async writeBatchRecord(record: AckBatch): Promise<void> {
-    const value = await this.deps.batchSerde.encode(record);
-    await this.send(this.settings.batchesTopic, [
-      { key: Buffer.from(record.batchId), value, headers: { [ACK_GROUP_HEADER]: this.settings.groupId } },
-    ]);
-  }
-
-  /** Kafka writes the pipeline cannot do without (plans, outcomes, DLQ): retried until they succeed. */
-  private async send(topic: string, messages: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[]): Promise<void> {
-    await this.writeRetry.execute(() => this.deps.producer.send({ topic, acks: -1, messages }), this.abort.signal);
-  }
-
   private journalHas(state: Plan): boolean {
     for (const s of this.journal.states()) if (s === state) return true;
     return false;
   }
-
-  private async whileHeartbeating<T>(heartbeat: () => Promise<void>, work: Promise<T>): Promise<T> {
-    let done = false;
-    const beats = (async () => {
-      while (!done) {
-        await Promise.race([work.catch(() => undefined), delay(1_000)]);
-        if (!done) await heartbeat();
-      }
-    })();
-    try {
-      return await Promise.race([work, beats.then(() => work)]);
-    } finally {
-      done = true;
-    }
-  }
-
-  private changed(timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
-      this.wakeups.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  private wake(): void {
-    const wakeups = this.wakeups;
-    this.wakeups = [];
-    for (const w of wakeups) w();
-  }
-}
-
-function toSource(topic: string, partition: number, message: KafkaMessage): SourceRecord {
-  return {
-    topic,
-    partition,
-    offset: Number(message.offset),
-    key: message.key,
-    value: message.value,
-    headers: headersToStrings(message.headers),
-    timestamp: Number(message.timestamp),
-  };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
