@@ -3,34 +3,8 @@
  * imports these names from here, so the client can be replaced in one module if it ever has to be.
  */
 import kafkajs from 'kafkajs';
-import type {
-  Kafka,
-  Admin,
-  Consumer,
-  ConsumerConfig,
-  EachBatchPayload,
-  EachMessagePayload,
-  IHeaders,
-  KafkaMessage,
-  LogEntry,
-  Message,
-  Producer,
-  ProducerConfig,
-  RecordMetadata,
-  Transaction,
-  TopicPartitionOffsetAndMetadata,
-} from 'kafkajs';
+import type { Admin, Kafka, LogEntry, Producer, ProducerConfig } from 'kafkajs';
 import type { Logger } from './logging.js';
-
-// kafkajs is CommonJS with computed exports, so values come from its default export.
-const { Kafka: KafkaClass, Partitioners, CompressionTypes, logLevel: KafkaLogLevel } = kafkajs;
-export const {
-  KafkaJSError,
-  KafkaJSConnectionError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSNonRetriableError,
-  KafkaJSRequestTimeoutError,
-} = kafkajs;
 
 export type {
   Admin,
@@ -46,7 +20,18 @@ export type {
   RecordMetadata,
   Transaction,
   TopicPartitionOffsetAndMetadata,
-};
+} from 'kafkajs';
+
+// kafkajs is CommonJS with computed exports, so values come from its default export.
+const { Kafka: KafkaClass, Partitioners, CompressionTypes, logLevel: KafkaLogLevel } = kafkajs;
+export const {
+  KafkaJSError,
+  KafkaJSConnectionError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSNonRetriableError,
+  KafkaJSRequestTimeoutError,
+} = kafkajs;
+
 export { CompressionTypes };
 /** Topic config lookups and changes (operations CLI). */
 export const { ConfigResourceTypes, ConfigSource } = kafkajs;
