@@ -150,6 +150,31 @@ describe('ingress against a real broker and registry', () => {
   });
 });
 
+describe('/simulate', () => {
+  const startWith = (env: Record<string, string>) =>
+    startIngress(ingressConfig({ KAFKA_BROKERS: infra.kafkaBrokers, SCHEMA_REGISTRY_URL: infra.schemaRegistryUrl, TOPIC_PREFIX: prefix, ...env }));
+  const simulate = (url: string, body: unknown) =>
+    fetch(`${url}/simulate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('signs with the first secret and takes the same path when enabled outside production, and does not exist otherwise', async () => {
+    const enabled = await startWith({ SIMULATOR_ENABLED: 'true', NODE_ENV: 'development' });
+    const production = await startWith({ SIMULATOR_ENABLED: 'true', NODE_ENV: 'production' });
+    try {
+      const sessionId = uniqueName('simulate');
+      const accepted = await simulate(enabled.url, intent(sessionId));
+      expect(accepted.status).toBe(202);
+      const invalid = await simulate(enabled.url, intent(sessionId, { confidence: 2 }));
+      expect(invalid.status).toBe(400);
+      expect((await simulate(production.url, intent(sessionId))).status).toBe(404);
+      expect((await simulate(ingress.url, intent(sessionId))).status).toBe(404);
+      expect(await settle(sessionId)).toHaveLength(1);
+    } finally {
+      await enabled.stop();
+      await production.stop();
+    }
+  });
+});
+
 describe('configuration', () => {
   const start = (env: Record<string, string>) => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'services/ingress/main.ts'], {
