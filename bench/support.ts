@@ -1,30 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import autocannon from 'autocannon';
-import { startLocalInfra } from '../shared/infra/launcher.js';
+import { startLocalInfra, type LocalInfra } from '../shared/infra/launcher.js';
+import { waitFor } from '../shared/infra/process.js';
 
-export interface Infra {
-  kafkaBrokers: string;
-  schemaRegistryUrl: string;
-  stop(): Promise<void>;
-}
+export { freePort } from '../shared/infra/process.js';
 
-/** The broker and registry from the environment, else started locally for this run. */
-export async function benchInfra(): Promise<Infra> {
-  if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) {
-    return { kafkaBrokers: process.env.KAFKA_BROKERS, schemaRegistryUrl: process.env.SCHEMA_REGISTRY_URL, stop: async () => {} };
-  }
+/** The broker and registry from KAFKA_BROKERS / SCHEMA_REGISTRY_URL, else started for this run. */
+export function benchInfra(): Promise<LocalInfra> {
   return startLocalInfra({ log: (line) => process.stderr.write(`${line}\n`) });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Runs a TypeScript entry point in its own node process and waits until its port answers. */
@@ -33,18 +16,22 @@ export async function startProcess(entry: string, env: Record<string, string>, p
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (response.status < 500) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${entry} did not start within 60 s`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitFor(
+    async () => {
+      try {
+        return (await fetch(`http://127.0.0.1:${port}/healthz`)).status < 500;
+      } catch {
+        return false; // not listening yet
+      }
+    },
+    {
+      what: `${entry} to answer on port ${port}`,
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      failFast: () => (child.exitCode !== null ? `exited with ${child.exitCode}` : undefined),
+    },
+  );
+  return child;
 }
 
 export function stopProcess(child: ChildProcess): Promise<void> {
