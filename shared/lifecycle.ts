@@ -28,10 +28,19 @@ export function onShutdown(logger: Logger, timeoutMs: number, steps: ShutdownSte
     })();
     return running;
   };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      void shutdown().then(() => process.exit(0));
-    });
-  }
+  onStopSignal((signal) => {
+    logger.info({ signal }, running === undefined ? 'stop signal received' : 'stop signal received again; still shutting down');
+    void shutdown().then(() => process.exit(0));
+  });
   return shutdown;
+}
+
+/**
+ * Calls `handler` at every SIGTERM and SIGINT, the repeats included. The listener stays in place
+ * for the life of the process: a signal that finds no listener takes Node's default action and
+ * kills the process mid-shutdown, and a second SIGTERM is common (a supervisor and a wrapper such
+ * as tsx or npm both passing it on, or an impatient operator).
+ */
+export function onStopSignal(handler: (signal: NodeJS.Signals) => void): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, handler);
 }

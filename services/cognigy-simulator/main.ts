@@ -1,4 +1,5 @@
 import { loadConfig, runMain } from '../../shared/config.js';
+import { onStopSignal } from '../../shared/lifecycle.js';
 import { createLogger } from '../../shared/logging.js';
 import { startSimulator } from './app.js';
 import { SimulatorEnv } from './config.js';
@@ -8,7 +9,6 @@ runMain(async () => {
   const logger = createLogger('cognigy-simulator', config.LOG_LEVEL);
   const simulator = await startSimulator(config.SIMULATOR_PORT, config.SIMULATOR_HOST);
   logger.info({ port: simulator.port }, 'cognigy simulator listening');
-  const stop = () => void simulator.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  let closing: Promise<void> | undefined;
+  onStopSignal(() => void (closing ??= simulator.close()).then(() => process.exit(0)));
 });

@@ -7,6 +7,7 @@
 import { signHmac } from '../../services/ingress/auth.js';
 import { runMain } from '../config.js';
 import { startLocalInfra } from '../infra/launcher.js';
+import { onStopSignal } from '../lifecycle.js';
 import { createLogger } from '../logging.js';
 import { LOCAL_WEBHOOK_SECRET, startLocalPipeline } from './local-pipeline.js';
 
@@ -64,6 +65,5 @@ runMain(async () => {
     await infra.stop();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  onStopSignal(() => void stop());
 });
