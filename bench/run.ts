@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   fulfillment: () => import('./fulfillment.js'),
   pipeline: () => import('./pipeline.js'),
   'kafkajs-cpu': () => import('./kafkajs-cpu.js'),
+  dedup: () => import('./dedup.js'),
 };
 
 const name = process.argv[2];

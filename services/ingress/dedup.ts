@@ -1,47 +1,87 @@
+/** One slice of the window: the keys set between its first and its last `set`. */
+interface Generation<V> {
+  readonly entries: Map<string, V>;
+  readonly startedAt: number;
+  lastSetAt: number;
+}
+
+/** How many slices a full window is cut into; an entry outlives the window by at most one slice. */
+const SLICES = 16;
+/** A slice also closes at this many keys, so that no single map grows (and rehashes) large. */
+const MAX_SLICE_ENTRIES = 32_768;
+
 /**
- * Event ids seen within the window, with the outcome of their first delivery. Entries expire in
- * insertion order (one window for all), so eviction only ever looks at the front of the map.
- * Per instance: fulfillment's own dedup covers repeats that reach another replica.
+ * Event ids seen within the window, with the outcome of their first delivery. Per instance:
+ * fulfillment's own dedup covers repeats that reach another replica.
+ *
+ * The keys live in a queue of small maps (generations), newest last, and expire a whole
+ * generation at a time once its newest key is older than the window: a key is remembered for at
+ * least the window and at most one slice (a sixteenth of it) longer. A single map expiring keys
+ * one by one from its front would have each eviction step over the holes the earlier ones left
+ * (V8 compacts a map's table only when it rehashes), which at a full window of hundreds of
+ * thousands of keys costs a tenth of a millisecond per request; growing one map to that size also
+ * rehashes it in a single pause of tens of milliseconds.
  */
 export class DedupWindow<V> {
-  private readonly entries = new Map<string, { expiresAt: number; value: V }>();
+  private readonly generations: Generation<V>[] = [];
+  private readonly sliceMs: number;
+  private readonly sliceEntries: number;
+  private count = 0;
 
   constructor(
     private readonly windowMs: number,
     private readonly maxEntries: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.sliceMs = Math.max(1, Math.floor(windowMs / SLICES));
+    this.sliceEntries = Math.max(1, Math.min(MAX_SLICE_ENTRIES, Math.floor(maxEntries / SLICES)));
+  }
 
   get(key: string): V | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
+    this.expire(this.now());
+    for (let i = this.generations.length - 1; i >= 0; i -= 1) {
+      const value = this.generations[i]!.entries.get(key);
+      if (value !== undefined) return value;
     }
-    return entry.value;
+    return undefined;
   }
 
   set(key: string, value: V): void {
     if (this.windowMs <= 0) return;
-    this.evict();
-    this.entries.delete(key);
-    this.entries.set(key, { expiresAt: this.now() + this.windowMs, value });
+    const now = this.now();
+    this.expire(now);
+    this.delete(key);
+    let newest = this.generations.at(-1);
+    if (newest === undefined || now - newest.startedAt >= this.sliceMs || newest.entries.size >= this.sliceEntries) {
+      newest = { entries: new Map(), startedAt: now, lastSetAt: now };
+      this.generations.push(newest);
+    }
+    // The bound is kept by dropping the oldest generations whole (at most a sixteenth of it each).
+    while (this.count >= this.maxEntries && this.generations[0] !== newest) this.dropOldest();
+    newest.entries.set(key, value);
+    newest.lastSetAt = now;
+    this.count += 1;
   }
 
   delete(key: string): void {
-    this.entries.delete(key);
+    for (const generation of this.generations) {
+      if (generation.entries.delete(key)) {
+        this.count -= 1;
+        return;
+      }
+    }
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
-  private evict(): void {
-    const now = this.now();
-    for (const [key, entry] of this.entries) {
-      if (entry.expiresAt > now && this.entries.size < this.maxEntries) break;
-      this.entries.delete(key);
-    }
+  private expire(now: number): void {
+    while (this.generations.length > 0 && now - this.generations[0]!.lastSetAt >= this.windowMs) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    const oldest = this.generations.shift();
+    if (oldest !== undefined) this.count -= oldest.entries.size;
   }
 }
