@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DedupWindow } from '../services/ingress/dedup.js';
+import { DedupWindow } from '../shared/dedup-window.js';
 import { describeMachine } from './machine.js';
 
 const RATE = 1_000; // callbacks per second, on a simulated clock

@@ -3,7 +3,7 @@ import type { Logger } from '../../shared/logging.js';
 import type { FulfillmentMetrics } from './metrics.js';
 import type { PartitionWork } from './partition-work.js';
 import type { Completion } from './processor.js';
-import type { RecentEvents } from './recent-events.js';
+import type { DedupWindow } from '../../shared/dedup-window.js';
 import type { OutRecord } from './records.js';
 
 /**
@@ -30,7 +30,7 @@ interface OutputDeps {
   consumer: Consumer;
   groupId: string;
   works: () => Iterable<PartitionWork>;
-  recent: RecentEvents;
+  recent: DedupWindow<true>;
   metrics: FulfillmentMetrics;
   logger: Logger;
   commitIntervalMs: number;
@@ -107,7 +107,7 @@ export class AtLeastOnceOutput implements Output {
     await this.writer.write(completion.outputs);
     if (work.dropped) return;
     work.progress.finish(offset);
-    if (completion.acknowledgedEventId) this.deps.recent.add(completion.acknowledgedEventId);
+    if (completion.acknowledgedEventId) this.deps.recent.set(completion.acknowledgedEventId, true);
     this.scheduleCommit();
   }
 
@@ -297,7 +297,7 @@ export class ExactlyOnceOutput implements Output {
     work.committed = prefix.nextOffset;
     work.target = prefix.nextOffset;
     for (const completion of prefix.payloads) {
-      if (completion.acknowledgedEventId) this.deps.recent.add(completion.acknowledgedEventId);
+      if (completion.acknowledgedEventId) this.deps.recent.set(completion.acknowledgedEventId, true);
     }
   }
 }

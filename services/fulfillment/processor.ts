@@ -6,7 +6,7 @@ import { buildResult, decideFailure, type Ending, type ResultSubject } from './d
 import type { DownstreamClient, DownstreamRequest } from './downstream-client.js';
 import { downstreamStatus, ShuttingDown } from './errors.js';
 import type { FulfillmentMetrics } from './metrics.js';
-import type { RecentEvents } from './recent-events.js';
+import type { DedupWindow } from '../../shared/dedup-window.js';
 import { attemptState, deadLetterRecord, identityFromEnvelope, resultHeaders, retryRecord, type InRecord, type OutRecord } from './records.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { route, type Thresholds } from './routing.js';
@@ -29,7 +29,7 @@ export interface ProcessorDeps {
   downstream: DownstreamClient;
   thresholds: Thresholds;
   policy: RetryPolicy;
-  recent: RecentEvents;
+  recent: DedupWindow<true>;
   metrics: FulfillmentMetrics;
   logger: Logger;
   now?: () => number;

@@ -15,7 +15,7 @@ import { fulfillmentMetrics } from './metrics.js';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type Output } from './output.js';
 import { PauseControl } from './pauses.js';
 import { RecordProcessor } from './processor.js';
-import { RecentEvents } from './recent-events.js';
+import { DedupWindow } from '../../shared/dedup-window.js';
 import { retryTiers } from './retry-policy.js';
 
 export interface FulfillmentHandle {
@@ -67,7 +67,7 @@ export async function startFulfillment(
     },
     (outcome, seconds) => metrics.downstreamLatency.observe({ outcome }, seconds),
   );
-  const recent = new RecentEvents(config.FULFILLMENT_DEDUP_WINDOW_S * 1_000, config.FULFILLMENT_DEDUP_MAX_ENTRIES);
+  const recent = new DedupWindow<true>(config.FULFILLMENT_DEDUP_WINDOW_S * 1_000, config.FULFILLMENT_DEDUP_MAX_ENTRIES);
   const processor = new RecordProcessor({
     topics,
     tierOf,

@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/logging.js';
 import { authenticate, type AuthSettings, type SignedRequest } from './auth.js';
-import type { DedupWindow } from './dedup.js';
+import type { DedupWindow } from '../../shared/dedup-window.js';
 import type { Outcome } from './metrics.js';
 import { identify, parsePayload, toCallback } from './payload.js';
 import type { CallbackPublisher } from './publisher.js';

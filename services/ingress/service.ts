@@ -7,7 +7,7 @@ import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.j
 import { topicNames } from '../../shared/topics.js';
 import { createIngressApp } from './app.js';
 import type { IngressConfig } from './config.js';
-import { DedupWindow } from './dedup.js';
+import { DedupWindow } from '../../shared/dedup-window.js';
 import { ingressMetrics } from './metrics.js';
 import { CallbackPublisher } from './publisher.js';
 

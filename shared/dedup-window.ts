@@ -11,8 +11,9 @@ const SLICES = 16;
 const MAX_SLICE_ENTRIES = 32_768;
 
 /**
- * Event ids seen within the window, with the outcome of their first delivery. Per instance:
- * fulfillment's own dedup covers repeats that reach another replica.
+ * Keys (event ids) seen within a time window, each with a value: the ingress keeps the outcome of
+ * a callback's first delivery, fulfillment the event ids whose result is written. Per instance, in
+ * memory, bounded by `maxEntries`.
  *
  * The keys live in a queue of small maps (generations), newest last, and expire a whole
  * generation at a time once its newest key is older than the window: a key is remembered for at
@@ -44,6 +45,10 @@ export class DedupWindow<V> {
       if (value !== undefined) return value;
     }
     return undefined;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
   }
 
   set(key: string, value: V): void {
