@@ -51,11 +51,15 @@ export class DedupWindow<V> {
     return this.get(key) !== undefined;
   }
 
+  /**
+   * Remembers the key from now on. A key set again is not looked for in the older generations
+   * (callers set a key after `get` missed it); its older copy is shadowed and expires unread, and
+   * counts towards `size` until then.
+   */
   set(key: string, value: V): void {
     if (this.windowMs <= 0) return;
     const now = this.now();
     this.expire(now);
-    this.delete(key);
     let newest = this.generations.at(-1);
     if (newest === undefined || now - newest.startedAt >= this.sliceMs || newest.entries.size >= this.sliceEntries) {
       newest = { entries: new Map(), startedAt: now, lastSetAt: now };
@@ -63,17 +67,16 @@ export class DedupWindow<V> {
     }
     // The bound is kept by dropping the oldest generations whole (at most a sixteenth of it each).
     while (this.count >= this.maxEntries && this.generations[0] !== newest) this.dropOldest();
+    const before = newest.entries.size;
     newest.entries.set(key, value);
     newest.lastSetAt = now;
-    this.count += 1;
+    this.count += newest.entries.size - before;
   }
 
+  /** Forgets the key (every copy of it). */
   delete(key: string): void {
     for (const generation of this.generations) {
-      if (generation.entries.delete(key)) {
-        this.count -= 1;
-        return;
-      }
+      if (generation.entries.delete(key)) this.count -= 1;
     }
   }
 

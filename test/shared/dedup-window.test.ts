@@ -65,6 +65,18 @@ describe('DedupWindow', () => {
     expect(window.size).toBe(1);
   });
 
+  it('counts a key set twice in a row once', () => {
+    let now = 0;
+    const window = new DedupWindow<number>(1_000, 100, () => now);
+    window.set('a', 1);
+    window.set('a', 2);
+    expect(window.get('a')).toBe(2);
+    expect(window.size).toBe(1);
+    now = 1_000;
+    expect(window.get('a')).toBeUndefined();
+    expect(window.size).toBe(0);
+  });
+
   it('remembers nothing when the window is 0', () => {
     const window = new DedupWindow<string>(0, 100);
     window.set('a', 'first');
