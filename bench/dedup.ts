@@ -49,7 +49,7 @@ interface Outcome {
 
 /** What the ingress does per callback: look the event id up, then remember it. */
 function drive(name: string, store: Store, keys: string[], clock: { now: number }): Outcome {
-  const value = { correlationId: 'c', written: Promise.resolve() };
+  const value = 'a correlation id';
   const pauses: number[] = [];
   const started = performance.now();
   let steadyFrom = 0;

@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/logging.js';
 import { authenticate, type AuthSettings, type SignedRequest } from './auth.js';
-import type { DedupWindow } from '../../shared/dedup-window.js';
+import type { FirstDeliveries } from './first-deliveries.js';
 import type { Outcome } from './metrics.js';
 import { identify, parsePayload, toCallback } from './payload.js';
 import type { CallbackPublisher } from './publisher.js';
@@ -15,8 +15,8 @@ export interface Answer {
 export interface HandlerDeps {
   auth: AuthSettings;
   publisher: Pick<CallbackPublisher, 'publish'>;
-  /** The first delivery of each recent event id: its write, and the correlation id it was answered with. */
-  dedup: DedupWindow<{ written: Promise<void>; correlationId: string }>;
+  /** The first delivery of each recent event id: its write, then the correlation id it was answered with. */
+  deliveries: FirstDeliveries;
   retryAfterS: number;
   logger: Logger;
   logPayloads: boolean;
@@ -52,23 +52,17 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
   const context = { ...identity, sessionId: parsed.payload.sessionId };
   const accepted = { status: 'accepted', correlationId: identity.correlationId, eventId: identity.eventId };
 
-  const earlier = deps.dedup.get(identity.eventId);
-  if (earlier) {
-    try {
-      await earlier.written;
-      return { status: 202, outcome: 'duplicate', body: { ...accepted, correlationId: earlier.correlationId, duplicate: true } };
-    } catch {
-      // The first delivery failed and was forgotten; this one is written afresh below.
-    }
+  const earlier = await deps.deliveries.earlier(identity.eventId);
+  if (earlier !== undefined) {
+    return { status: 202, outcome: 'duplicate', body: { ...accepted, correlationId: earlier, duplicate: true } };
   }
 
   const callback = toCallback(parsed.payload, identity, req.rawBody, new Date().toISOString());
   const written = deps.publisher.publish(callback, header(req, 'traceparent'));
-  deps.dedup.set(identity.eventId, { written, correlationId: identity.correlationId });
+  deps.deliveries.track(identity.eventId, identity.correlationId, written);
   try {
     await written;
   } catch (error) {
-    deps.dedup.delete(identity.eventId);
     deps.logger.warn({ ...context, reason: (error as Error).message }, 'callback not accepted: broker unavailable');
     return {
       status: 503,

@@ -7,7 +7,7 @@ import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.j
 import { topicNames } from '../../shared/topics.js';
 import { createIngressApp } from './app.js';
 import type { IngressConfig } from './config.js';
-import { DedupWindow } from '../../shared/dedup-window.js';
+import { FirstDeliveries } from './first-deliveries.js';
 import { ingressMetrics } from './metrics.js';
 import { CallbackPublisher } from './publisher.js';
 
@@ -63,7 +63,7 @@ export async function startIngress(config: IngressConfig, logger: Logger = creat
       timestampToleranceS: config.INGRESS_TIMESTAMP_TOLERANCE_S,
     },
     publisher,
-    dedup: new DedupWindow(config.INGRESS_DEDUP_WINDOW_S * 1_000, config.INGRESS_DEDUP_MAX_ENTRIES),
+    deliveries: new FirstDeliveries(config.INGRESS_DEDUP_WINDOW_S * 1_000, config.INGRESS_DEDUP_MAX_ENTRIES),
     retryAfterS: config.INGRESS_RETRY_AFTER_S,
     logger,
     logPayloads: config.LOG_PAYLOADS,
