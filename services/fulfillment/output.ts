@@ -1,9 +1,9 @@
 import { createTransactionalProducer, type Admin, type Consumer, type KafkaClient, type Message, type Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
+import type { DedupWindow } from '../../shared/dedup-window.js';
 import type { FulfillmentMetrics } from './metrics.js';
 import type { PartitionWork } from './partition-work.js';
 import type { Completion } from './processor.js';
-import type { DedupWindow } from '../../shared/dedup-window.js';
 import type { OutRecord } from './records.js';
 
 /**

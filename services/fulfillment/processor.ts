@@ -2,11 +2,11 @@ import type { CognigyCallback, FulfillmentResult } from '../../shared/contracts.
 import { errorMessage } from '../../shared/errors.js';
 import { messageLogger, type Logger } from '../../shared/logging.js';
 import type { TopicNames } from '../../shared/topics.js';
+import type { DedupWindow } from '../../shared/dedup-window.js';
 import { buildResult, decideFailure, type Ending, type ResultSubject } from './decisions.js';
 import type { DownstreamClient, DownstreamRequest } from './downstream-client.js';
 import { downstreamStatus, ShuttingDown } from './errors.js';
 import type { FulfillmentMetrics } from './metrics.js';
-import type { DedupWindow } from '../../shared/dedup-window.js';
 import { attemptState, deadLetterRecord, identityFromEnvelope, resultHeaders, retryRecord, type InRecord, type OutRecord } from './records.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { route, type Thresholds } from './routing.js';

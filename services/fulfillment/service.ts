@@ -6,6 +6,7 @@ import { createMetricsRegistry, trackConsumerLag, type Registry } from '../../sh
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
+import { DedupWindow } from '../../shared/dedup-window.js';
 import { callbackDecoder } from './codec.js';
 import { retryPolicyOf, thresholdsOf, type FulfillmentConfig } from './config.js';
 import { DownstreamClient, type BreakerState } from './downstream-client.js';
@@ -15,7 +16,6 @@ import { fulfillmentMetrics } from './metrics.js';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type Output } from './output.js';
 import { PauseControl } from './pauses.js';
 import { RecordProcessor } from './processor.js';
-import { DedupWindow } from '../../shared/dedup-window.js';
 import { retryTiers } from './retry-policy.js';
 
 export interface FulfillmentHandle {
