@@ -9,7 +9,10 @@ export interface CognigyCallback {
   correlationId: string;
   sessionId: string;
   userId: string | null;
+  /** Canonical (see services/ingress/event-types.ts); any other type as sent, normalised. */
   eventType: EventType | string;
+  /** The eventType as sent; null when none was. */
+  eventTypeRaw: string | null;
   intent: string | null;
   confidence: number | null;
   text: string | null;
@@ -17,6 +20,8 @@ export interface CognigyCallback {
   actionName: string | null;
   /** JSON text of the NLU entities, when Cognigy sent any. */
   entities: string | null;
+  /** JSON text of the flow variables, when sent. */
+  variables: string | null;
   occurredAt: string | null;
   receivedAt: string;
   rawBody: Buffer;

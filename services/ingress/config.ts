@@ -1,9 +1,27 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { DEFAULT_PATHS, FIELD_NAMES, parsePathList, pathsVariable, type FieldName, type FieldPaths, type PathsVariable } from './callback-fields.js';
 
 export const AUTH_SCHEMES = ['hmac', 'basic', 'api-key', 'standard-webhooks'] as const;
 export type AuthScheme = (typeof AUTH_SCHEMES)[number];
+
+/** CALLBACK_PATHS_<FIELD>: an ordered comma list of dotted JSON paths, replacing that field's defaults. */
+const pathsEnv = Object.fromEntries(
+  FIELD_NAMES.map((field) => [
+    pathsVariable(field),
+    z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined || text.trim() === '') return DEFAULT_PATHS[field];
+        const parsed = parsePathList(text);
+        if (parsed.ok) return parsed.paths;
+        ctx.addIssue({ code: 'custom', message: parsed.error });
+        return z.NEVER;
+      }),
+  ]),
+) as unknown as Record<PathsVariable, z.ZodType<readonly string[], string | undefined>>;
 
 export const IngressEnv = z
   .object({
@@ -27,6 +45,12 @@ export const IngressEnv = z
     INGRESS_PRODUCE_TIMEOUT_MS: env.int(5_000, 100, 120_000),
     INGRESS_RETRY_AFTER_S: env.int(2, 1, 3_600),
     SIMULATOR_ENABLED: env.bool(false),
+    INGRESS_ACCEPTED_STATUS: z.string().trim().min(1, 'expected a status word such as accepted or success').max(64).default('accepted'),
+    INGRESS_ACCEPTED_CODE: z
+      .enum(['200', '202'], { error: 'expected 200 or 202' })
+      .default('202')
+      .transform((code) => Number(code) as 200 | 202),
+    ...pathsEnv,
   })
   .superRefine((c, ctx) => {
     const need: [AuthScheme, keyof typeof c, string][] = [
@@ -44,3 +68,8 @@ export const IngressEnv = z
   });
 
 export type IngressConfig = z.infer<typeof IngressEnv>;
+
+/** The field paths in force: each field's CALLBACK_PATHS_<FIELD>, or its defaults. */
+export function callbackPaths(config: IngressConfig): FieldPaths {
+  return Object.fromEntries(FIELD_NAMES.map((field) => [field, config[pathsVariable(field)]])) as Record<FieldName, readonly string[]>;
+}

@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/logging.js';
 import { authenticate, type AuthSettings, type SignedRequest } from './auth.js';
 import type { FirstDeliveries } from './first-deliveries.js';
 import type { Outcome } from './metrics.js';
+import type { FieldReader } from './callback-fields.js';
 import { identify, parsePayload, toCallback } from './payload.js';
 import type { CallbackPublisher } from './publisher.js';
 
@@ -12,8 +13,19 @@ export interface Answer {
   retryAfterS?: number;
 }
 
+/** The 2xx a flow reads: some flows test the status word, so it and the code are configurable. */
+export interface AcceptedAnswer {
+  status: string;
+  code: 200 | 202;
+}
+
 export interface HandlerDeps {
   auth: AuthSettings;
+  /** Where each field of a callback body is read from. */
+  fields: FieldReader;
+  accepted: AcceptedAnswer;
+  /** Counts each accepted callback by its canonical event type. */
+  onAccepted?: (eventType: string) => void;
   publisher: Pick<CallbackPublisher, 'publish'>;
   /** The first delivery of each recent event id: its write, then the correlation id it was answered with. */
   deliveries: FirstDeliveries;
@@ -38,7 +50,7 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
     return { status: 401, outcome: 'unauthorized', body: { error: 'unauthorized' } };
   }
 
-  const parsed = parsePayload(req.rawBody);
+  const parsed = parsePayload(req.rawBody, deps.fields);
   if (!parsed.ok) {
     return { status: 400, outcome: 'invalid', body: { error: parsed.error, issues: parsed.issues } };
   }
@@ -47,17 +59,16 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
     req.rawBody,
     header(req, 'webhook-id'),
     header(req, 'x-correlation-id'),
-    parsed.payload.correlationId,
+    parsed.fields.correlationId,
   );
-  const context = { ...identity, sessionId: parsed.payload.sessionId };
-  const accepted = { status: 'accepted', correlationId: identity.correlationId, eventId: identity.eventId };
+  const context = { ...identity, sessionId: parsed.fields.sessionId };
 
   const earlier = await deps.deliveries.earlier(identity.eventId);
   if (earlier !== undefined) {
-    return { status: 202, outcome: 'duplicate', body: { ...accepted, correlationId: earlier, duplicate: true } };
+    return accept(deps.accepted, 'duplicate', earlier, identity.eventId);
   }
 
-  const callback = toCallback(parsed.payload, identity, req.rawBody, new Date().toISOString());
+  const callback = toCallback(parsed.fields, identity, req.rawBody, new Date().toISOString());
   const written = deps.publisher.publish(callback, header(req, 'traceparent'));
   deps.deliveries.track(identity.eventId, identity.correlationId, written);
   try {
@@ -74,5 +85,12 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
   if (deps.logger.isLevelEnabled('debug')) {
     deps.logger.debug({ ...context, eventType: callback.eventType, ...(deps.logPayloads ? { text: callback.text } : {}) }, 'callback accepted');
   }
-  return { status: 202, outcome: 'accepted', body: accepted };
+  deps.onAccepted?.(callback.eventType);
+  return accept(deps.accepted, 'accepted', identity.correlationId, identity.eventId);
+}
+
+function accept(answer: AcceptedAnswer, outcome: 'accepted' | 'duplicate', correlationId: string, eventId: string): Answer {
+  const body: Record<string, unknown> = { status: answer.status, correlationId, eventId, timestamp: new Date().toISOString() };
+  if (outcome === 'duplicate') body.duplicate = true;
+  return { status: answer.code, outcome, body };
 }

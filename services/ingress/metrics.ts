@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../shared/metrics.js';
+import { eventTypeLabel, KNOWN_EVENT_TYPES } from './event-types.js';
 
 export type Outcome =
   | 'accepted'
@@ -38,6 +39,12 @@ export function ingressMetrics(registry: Registry) {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
+    callbacks: new Counter({
+      name: 'ingress_callbacks_total',
+      help: 'Accepted callbacks by canonical event type (unknown types as other)',
+      labelNames: ['event_type'] as const,
+      registers: [registry],
+    }),
     inFlight: new Gauge({ name: 'ingress_in_flight', help: 'Requests being handled', registers: [registry] }),
   };
 }
@@ -58,4 +65,10 @@ export function outcomeMetrics(metrics: IngressMetrics): (outcome: Outcome, seco
     child.count();
     child.time(seconds);
   };
+}
+
+/** Counts one accepted callback by event type; one labelled child per known type, looked up once. */
+export function eventTypeCounter(metrics: IngressMetrics): (eventType: string) => void {
+  const children = new Map([...KNOWN_EVENT_TYPES, 'other' as const].map((label) => [label, metrics.callbacks.labels({ event_type: label })]));
+  return (eventType) => children.get(eventTypeLabel(eventType))!.inc();
 }

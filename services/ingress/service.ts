@@ -6,9 +6,10 @@ import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
 import { createIngressApp } from './app.js';
-import type { IngressConfig } from './config.js';
+import { FieldReader } from './callback-fields.js';
+import { callbackPaths, type IngressConfig } from './config.js';
 import { FirstDeliveries } from './first-deliveries.js';
-import { ingressMetrics } from './metrics.js';
+import { eventTypeCounter, ingressMetrics } from './metrics.js';
 import { CallbackPublisher } from './publisher.js';
 
 export interface IngressHandle {
@@ -62,6 +63,9 @@ export async function startIngress(config: IngressConfig, logger: Logger = creat
       standardWebhooksSecrets: config.STANDARD_WEBHOOKS_SECRETS,
       timestampToleranceS: config.INGRESS_TIMESTAMP_TOLERANCE_S,
     },
+    fields: new FieldReader(callbackPaths(config)),
+    accepted: { status: config.INGRESS_ACCEPTED_STATUS, code: config.INGRESS_ACCEPTED_CODE },
+    onAccepted: eventTypeCounter(metrics),
     publisher,
     deliveries: new FirstDeliveries(config.INGRESS_DEDUP_WINDOW_S * 1_000, config.INGRESS_DEDUP_MAX_ENTRIES),
     retryAfterS: config.INGRESS_RETRY_AFTER_S,

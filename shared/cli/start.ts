@@ -12,7 +12,17 @@ import { createLogger } from '../logging.js';
 import { LOCAL_WEBHOOK_SECRET, startLocalPipeline } from './local-pipeline.js';
 
 function example(port: number, secret: string): string {
-  const body = JSON.stringify({ eventType: 'intent_fulfillment', sessionId: 'demo-session-1', userId: 'demo-user', intent: 'book_flight', confidence: 0.94, entities: { destination: 'Lisbon' }, text: 'Book me a flight to Lisbon' });
+  // The flow execution callback as Cognigy Flows post it (eventType flow.execution, NLU result in context).
+  const body = JSON.stringify({
+    sessionId: 'demo-session-1',
+    userId: 'demo-user',
+    message: 'Check order status',
+    eventType: 'flow.execution',
+    context: { intent: 'order_tracking', confidence: 0.94 },
+    timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    flowName: 'OrderSupportFlow',
+    actionName: 'CheckInventory',
+  });
   return [
     'Send a signed callback (HMAC-SHA256 hex of the raw body):',
     `  BODY='${body}'`,
