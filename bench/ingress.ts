@@ -17,14 +17,17 @@ const CONNECTIONS = 64;
  */
 function signedRequests(count: number) {
   return Array.from({ length: count }, (_, i) => {
+    // The receiver tutorial's flow execution: its NLU result sits in context, so the field reader
+    // walks past the top level for intent, confidence and text.
     const body = JSON.stringify({
-      eventType: 'intent_fulfillment',
       sessionId: `bench-session-${i % 1_000}`,
       userId: 'bench-user',
-      intent: 'book_flight',
-      confidence: 0.91,
-      entities: { destination: 'Lisbon' },
-      text: 'I want to fly to Lisbon next Friday',
+      message: 'Check order status',
+      eventType: 'flow.execution',
+      context: { intent: 'order_tracking', confidence: 0.94 },
+      timestamp: '2024-01-15T14:32:10Z',
+      flowName: 'OrderSupportFlow',
+      actionName: 'CheckInventory',
       nonce: randomUUID(),
     });
     return { body, headers: { 'content-type': 'application/json', 'x-cognigy-signature': `sha256=${signHmac(body, SECRET)}` } };

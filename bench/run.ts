@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   pipeline: () => import('./pipeline.js'),
   'kafkajs-cpu': () => import('./kafkajs-cpu.js'),
   dedup: () => import('./dedup.js'),
+  payload: () => import('./payload.js'),
 };
 
 const name = process.argv[2];
