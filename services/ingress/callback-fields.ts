@@ -103,7 +103,8 @@ export interface FieldIssue {
   message: string;
 }
 
-const SCALAR_FIELDS = new Set<FieldName>(['sessionId', 'eventType', 'intent', 'confidence', 'text', 'userId', 'flow', 'actionName', 'correlationId', 'timestamp']);
+/** Fields whose value is itself an object or array; every other field holds a single value. */
+const STRUCTURED_FIELDS = new Set<FieldName>(['entities', 'variables']);
 
 function lookup(body: Record<string, unknown>, segments: string[]): unknown {
   let node: unknown = body;
@@ -127,7 +128,7 @@ export class FieldReader {
         list.map((path) => ({
           text: path,
           segments: path.split('.'),
-          container: SCALAR_FIELDS.has(field) && list.some((other) => other.startsWith(path + '.')),
+          container: !STRUCTURED_FIELDS.has(field) && list.some((other) => other.startsWith(path + '.')),
         })),
       ];
     });

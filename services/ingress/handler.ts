@@ -25,7 +25,7 @@ export interface HandlerDeps {
   fields: FieldReader;
   accepted: AcceptedAnswer;
   /** Counts each accepted callback by its canonical event type. */
-  onAccepted?: (eventType: string) => void;
+  onAccepted: (eventType: string) => void;
   publisher: Pick<CallbackPublisher, 'publish'>;
   /** The first delivery of each recent event id: its write, then the correlation id it was answered with. */
   deliveries: FirstDeliveries;
@@ -85,7 +85,7 @@ export async function handleCallback(req: SignedRequest, deps: HandlerDeps): Pro
   if (deps.logger.isLevelEnabled('debug')) {
     deps.logger.debug({ ...context, eventType: callback.eventType, ...(deps.logPayloads ? { text: callback.text } : {}) }, 'callback accepted');
   }
-  deps.onAccepted?.(callback.eventType);
+  deps.onAccepted(callback.eventType);
   return accept(deps.accepted, 'accepted', identity.correlationId, identity.eventId);
 }
 
