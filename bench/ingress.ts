@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { signHmac } from '../services/ingress/auth.js';
+import { flowExecution } from './callbacks.js';
 import { describeMachine } from './machine.js';
 import { paced, type PacedResult } from './paced.js';
 import { benchInfra, freePort, load, startProcess, stopProcess } from './support.js';
@@ -17,19 +18,7 @@ const CONNECTIONS = 64;
  */
 function signedRequests(count: number) {
   return Array.from({ length: count }, (_, i) => {
-    // The receiver tutorial's flow execution: its NLU result sits in context, so the field reader
-    // walks past the top level for intent, confidence and text.
-    const body = JSON.stringify({
-      sessionId: `bench-session-${i % 1_000}`,
-      userId: 'bench-user',
-      message: 'Check order status',
-      eventType: 'flow.execution',
-      context: { intent: 'order_tracking', confidence: 0.94 },
-      timestamp: '2024-01-15T14:32:10Z',
-      flowName: 'OrderSupportFlow',
-      actionName: 'CheckInventory',
-      nonce: randomUUID(),
-    });
+    const body = JSON.stringify(flowExecution(`bench-session-${i % 1_000}`, { nonce: randomUUID() }));
     return { body, headers: { 'content-type': 'application/json', 'x-cognigy-signature': `sha256=${signHmac(body, SECRET)}` } };
   });
 }

@@ -1,5 +1,6 @@
 import { FieldReader } from '../services/ingress/callback-fields.js';
 import { parsePayload, toCallback } from '../services/ingress/payload.js';
+import { flowExecution } from './callbacks.js';
 import { describeMachine } from './machine.js';
 
 const ITERATIONS = 200_000;
@@ -7,16 +8,7 @@ const ROUNDS = 5;
 
 /** One body per shape the ingress reads, each with the field positions its default paths walk to. */
 const SHAPES: Record<string, unknown> = {
-  'flow execution (NLU in context)': {
-    sessionId: 'sess-8f7d6e5c-4b3a-2109-8765-4321abcdef01',
-    userId: 'usr-9a8b7c6d-5e4f-3210-9876-543210fedcba',
-    message: 'Check order status',
-    eventType: 'flow.execution',
-    context: { intent: 'order_tracking', confidence: 0.94 },
-    timestamp: '2024-01-15T14:32:10Z',
-    flowName: 'OrderSupportFlow',
-    actionName: 'CheckInventory',
-  },
+  'flow execution (NLU in context)': flowExecution('sess-8f7d6e5c-4b3a-2109-8765-4321abcdef01'),
   'intent fulfillment (top level)': {
     sessionId: 'sess-flight-0001',
     intent: 'book_flight',
