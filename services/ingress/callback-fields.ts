@@ -6,16 +6,17 @@
  */
 import { z } from 'zod';
 
-const text = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-/** Ids arrive as numbers from some flows; a number is as sound an id as its text. */
-const id = z.union([z.number().transform(String), z.string()], { error: 'expected a string' }).pipe(text(256));
+const bounded = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const text = (max: number) => z.string({ error: 'expected a string' }).pipe(bounded(max));
+/** Ids and names arrive as numbers from some flows; a number is as sound an id as its text. */
+const textOrNumber = (max: number) => z.union([z.number().transform(String), z.string()], { error: 'expected a string' }).pipe(bounded(max));
 const structure = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: 'expected an object or an array' });
 
 /** Field name -> the type its value must have, once found. */
 const FIELD_TYPES = {
-  sessionId: z.string({ error: 'expected a string' }).pipe(text(256)),
-  eventType: z.string({ error: 'expected a string' }).pipe(text(128)),
-  intent: z.string({ error: 'expected a string' }).pipe(text(512)),
+  sessionId: text(256),
+  eventType: text(128),
+  intent: text(512),
   // "0.94" is read as 0.94; "high" is not a confidence.
   confidence: z
     .union([z.number(), z.string().regex(/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i).transform(Number)], {
@@ -24,12 +25,12 @@ const FIELD_TYPES = {
     .pipe(z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1')),
   // Bounded only by the body limit: a long utterance is still a sound callback.
   text: z.string({ error: 'expected a string' }),
-  userId: id,
-  flow: z.union([z.number().transform(String), z.string()], { error: 'expected a string' }).pipe(text(512)),
-  actionName: z.string({ error: 'expected a string' }).pipe(text(512)),
+  userId: textOrNumber(256),
+  flow: textOrNumber(512),
+  actionName: text(512),
   entities: structure,
   variables: structure,
-  correlationId: id,
+  correlationId: textOrNumber(256),
   timestamp: z.union([z.string().max(64, 'must be at most 64 characters'), z.number()], { error: 'expected an RFC 3339 string or epoch seconds or milliseconds' }),
 };
 
