@@ -3,8 +3,6 @@ import type { CognigyCallback } from '../../shared/contracts.js';
 import type { FieldIssue, FieldReader, Fields } from './callback-fields.js';
 import { eventTypeOf } from './event-types.js';
 
-export type { FieldIssue } from './callback-fields.js';
-
 export type ParsedPayload =
   | { ok: true; fields: Fields }
   | { ok: false; error: 'invalid_json' | 'invalid_payload'; issues: FieldIssue[] };
