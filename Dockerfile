@@ -11,6 +11,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY schemas ./schemas
 COPY shared ./shared
 COPY services ./services
+COPY tools ./tools
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

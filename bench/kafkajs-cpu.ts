@@ -62,7 +62,7 @@ function runWorker(args: string[]): Promise<WorkerResult> {
 async function brokersForRun(): Promise<{ brokers: string; stop(): Promise<void> }> {
   const fromEnv = process.env.KAFKA_BROKERS?.trim();
   if (fromEnv) return { brokers: fromEnv, stop: async () => {} };
-  const { startLocalInfra } = await import('../shared/infra/launcher.js');
+  const { startLocalInfra } = await import('../tools/infra/launcher.js');
   const infra = await startLocalInfra({ log: (line) => process.stderr.write(`${line}\n`) });
   return { brokers: infra.kafkaBrokers, stop: infra.stop };
 }

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
-import { startLocalInfra, type LocalInfra } from '../shared/infra/launcher.js';
-import { waitFor } from '../shared/infra/process.js';
+import { startLocalInfra, type LocalInfra } from '../tools/infra/launcher.js';
+import { waitFor } from '../tools/infra/process.js';
 
-export { freePort } from '../shared/infra/process.js';
+export { freePort } from '../tools/infra/process.js';
 
 /** The broker and registry from KAFKA_BROKERS / SCHEMA_REGISTRY_URL, else started for this run. */
 export function benchInfra(): Promise<LocalInfra> {

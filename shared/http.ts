@@ -32,10 +32,14 @@ export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Ru
   });
 }
 
-/** `/healthz` (the process answers), `/readyz` (its dependencies are usable), `/metrics`. */
-export function mountOperationalRoutes(app: Express, opts: { registry: Registry; ready: () => boolean }): void {
+/**
+ * `/healthz` (the process does its work: a supervisor restarts it on 503), `/readyz` (its
+ * dependencies are usable right now), `/metrics`.
+ */
+export function mountOperationalRoutes(app: Express, opts: { registry: Registry; ready: () => boolean; live?: () => boolean }): void {
   app.get('/healthz', (_req: Request, res: Response) => {
-    res.json({ status: 'ok' });
+    const live = opts.live?.() ?? true;
+    res.status(live ? 200 : 503).json({ status: live ? 'ok' : 'stopped' });
   });
   app.get('/readyz', (_req: Request, res: Response) => {
     const ready = opts.ready();

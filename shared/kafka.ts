@@ -79,6 +79,30 @@ export function createTransactionalProducer(kafka: Kafka, transactionalId: strin
   return createIdempotentProducer(kafka, { transactionalId, maxInFlightRequests: 1 });
 }
 
+/**
+ * Whether the cluster serves metadata right now. One attempt with short timeouts and nothing logged:
+ * a caller polling a broker that is still starting wants a quick answer, not retries or error logs.
+ * Connection errors are thrown, as from any other admin call.
+ */
+export async function clusterAnswers(brokers: string[], clientId: string): Promise<boolean> {
+  const admin = new KafkaClass({
+    clientId,
+    brokers,
+    logLevel: KafkaLogLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: 5_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    await admin.listTopics();
+    return cluster.brokers.length > 0;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 export interface TopicSpec {
   topic: string;
   numPartitions: number;

@@ -26,7 +26,10 @@ export function loadSchema(name: SchemaName): string {
   return readFileSync(join(schemasDir(), `${name}.avsc`), 'utf8');
 }
 
-export function createRegistry(url: string): SchemaRegistry {
+/** The registry client as other modules see it, so only this module depends on the client package. */
+export type SchemaRegistryClient = SchemaRegistry;
+
+export function createRegistry(url: string): SchemaRegistryClient {
   return new SchemaRegistry({ host: url, clientId: 'cognigy-stream' });
 }
 
@@ -64,6 +67,21 @@ export class TopicSerde<N extends SchemaName> {
 
   async encode(value: SchemaTypes[N]): Promise<Buffer> {
     return this.registry.encode(await this.register(), value);
+  }
+
+  /**
+   * Whether the registry knows the writer schema `schemaId`: false when it answers 404 (an id that
+   * will stay unknown); throws when the registry cannot be asked (which says nothing about the
+   * record). Fetched schemas are cached by the client.
+   */
+  async hasWriterSchema(schemaId: number): Promise<boolean> {
+    try {
+      await this.registry.getSchema(schemaId);
+      return true;
+    } catch (error) {
+      if ((error as { status?: unknown }).status === 404) return false;
+      throw error;
+    }
   }
 
   /** Decodes with the writer's schema as registered; fails on bytes that are not this wire format. */

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
-import { RETRY_LIMITS, RetryPolicySchema, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import type { StageSettings } from '../../shared/stage/stage.js';
+import { RETRY_LIMITS, RetryPolicySchema, retryTiers, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import type { DownstreamSettings } from './downstream-client.js';
 import { parseThresholdOverrides, type Thresholds } from './routing.js';
 
 /** The fulfillment service's environment (README "Fulfillment" lists every variable). */
@@ -63,6 +65,31 @@ export function thresholdsOf(c: FulfillmentConfig): Thresholds {
   const overrides = parseThresholdOverrides(c.CONFIDENCE_THRESHOLDS);
   if (!overrides.ok) throw new Error(`CONFIDENCE_THRESHOLDS: ${overrides.error}`);
   return { default: c.CONFIDENCE_THRESHOLD, byIntent: overrides.value };
+}
+
+/** The consumer stage: the callbacks topic, then retry tier n as input n. */
+export function stageSettingsOf(c: FulfillmentConfig, policy: RetryPolicy): StageSettings {
+  return {
+    name: 'fulfillment',
+    config: c,
+    groupId: c.FULFILLMENT_GROUP_ID,
+    inputs: (topics) => [topics.callbacks, ...retryTiers(policy).map((tier) => topics.retry(tier))],
+    creates: ['callbacks', 'retry', 'results', 'dlq'],
+    sessionTimeoutMs: c.FULFILLMENT_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: Math.floor(c.FULFILLMENT_SESSION_TIMEOUT_MS / 10),
+    port: c.FULFILLMENT_PORT,
+    host: c.FULFILLMENT_HOST,
+  };
+}
+
+export function downstreamOf(c: FulfillmentConfig): DownstreamSettings {
+  return {
+    url: c.DOWNSTREAM_URL,
+    timeoutMs: c.DOWNSTREAM_TIMEOUT_MS,
+    consecutiveFailures: c.BREAKER_CONSECUTIVE_FAILURES,
+    halfOpenAfterMs: c.BREAKER_HALF_OPEN_AFTER_MS,
+    maxInFlight: c.FULFILLMENT_MAX_IN_FLIGHT,
+  };
 }
 
 const POLICY_VARIABLES: Record<string, string> = {

@@ -1,6 +1,7 @@
 import type { AckStatus, ErrorDirective, FulfillmentResult, Route } from '../../shared/contracts.js';
 import { isRetriable } from '../../shared/errors.js';
-import { DownstreamRejected, DownstreamTimeout, UndecodableRecord } from './errors.js';
+import { UndecodableRecord } from '../../shared/stage/decoder.js';
+import { DownstreamRejected, DownstreamTimeout } from './errors.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 
 /**

@@ -65,11 +65,9 @@ export class DownstreamClient {
   private blocked = false;
   private readonly blockedListeners: ((blocked: boolean) => void)[] = [];
   private readonly stateListeners: ((state: BreakerState) => void)[] = [];
+  private observe: (outcome: CallOutcome, seconds: number) => void = () => {};
 
-  constructor(
-    private readonly settings: DownstreamSettings,
-    private readonly observe: (outcome: CallOutcome, seconds: number) => void = () => {},
-  ) {
+  constructor(private readonly settings: DownstreamSettings) {
     this.breaker = circuitBreaker(handleWhen(isRetriable), {
       halfOpenAfter: settings.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(settings.consecutiveFailures),
@@ -115,6 +113,11 @@ export class DownstreamClient {
 
   onStateChange(listener: (state: BreakerState) => void): void {
     this.stateListeners.push(listener);
+  }
+
+  /** Every finished call: its outcome and duration. */
+  onCall(listener: (outcome: CallOutcome, seconds: number) => void): void {
+    this.observe = listener;
   }
 
   /**

@@ -1,7 +1,8 @@
 import { NonRetriableError, RetriableError } from '../../shared/errors.js';
 
 /**
- * The failures fulfillment tells apart. Each carries `retriable`; decisions.ts maps them to a
+ * The downstream failures fulfillment tells apart (undecodable records and registry outages are the
+ * stage kit's, shared/stage/decoder.ts). Each carries `retriable`; decisions.ts maps them to a
  * retry tier or the DLQ and to the ack of DESIGN, in one place.
  */
 
@@ -28,12 +29,6 @@ export class DownstreamRejected extends NonRetriableError {
     super(message);
   }
 }
-
-/** The record value is not a CognigyCallback in the Confluent Avro wire format. */
-export class UndecodableRecord extends NonRetriableError {}
-
-/** The schema registry could not be asked for the writer's schema; decoding may work later. */
-export class RegistryUnavailable extends RetriableError {}
 
 /** Work stopped because the service is shutting down; the record stays uncommitted. */
 export class ShuttingDown extends Error {

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
-import { headersToStrings } from '../../shared/headers.js';
-import type { Consumer, EachBatchPayload, KafkaMessage } from '../../shared/kafka.js';
+import type { Consumer, EachBatchPayload } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
+import { toConsumedRecord, type ConsumedRecord } from '../../shared/stage/records.js';
 import { ShuttingDown } from './errors.js';
 import type { KeyOrderedExecutor } from './key-ordered-executor.js';
 import type { FulfillmentMetrics } from './metrics.js';
@@ -9,7 +9,7 @@ import type { Output } from './output.js';
 import { PartitionWork, partitionId } from './partition-work.js';
 import type { PauseControl } from './pauses.js';
 import type { RecordProcessor } from './processor.js';
-import { dueAt, type InRecord } from './records.js';
+import { dueAt } from './records.js';
 
 export interface IntakeDeps {
   consumer: Consumer;
@@ -33,7 +33,8 @@ export interface IntakeDeps {
  * Takes records from kafkajs (`eachBatch`, no auto-resolve, no auto-commit) and hands them to the
  * key-ordered executor. A retry tier's record that is not due pauses its partition until it is
  * (pauses.ts); the next fetch then starts again at that record, since it was never resolved.
- * Offsets are committed by the output, only below the lowest unfinished record.
+ * Offsets are committed by the output, only below the lowest unfinished record; a write the output
+ * could not make is reported back, and the partition starts again from its committed offset.
  */
 export class Intake {
   private readonly works = new Map<string, PartitionWork>();
@@ -42,11 +43,10 @@ export class Intake {
   constructor(private readonly deps: IntakeDeps) {
     // Every record waiting on an open breaker listens for shutdown.
     setMaxListeners(0, this.stopping.signal);
-  }
-
-  /** Partitions owned now, for the output's commits. */
-  live(): Iterable<PartitionWork> {
-    return this.works.values();
+    deps.output.onFailure((lane, error) => {
+      const work = this.works.get(partitionId(lane.topic, lane.partition));
+      if (work?.lane === lane) this.restart(work, error);
+    });
   }
 
   eachBatch = async (payload: EachBatchPayload): Promise<void> => {
@@ -55,17 +55,17 @@ export class Intake {
     const first = batch.messages[0];
     // A batch fetched before a pause or a restart's seek is left unresolved: it is fetched again.
     if (!first || this.stopped || isStale() || this.deps.pauses.isHeld(topic, partition)) return;
-    const work = await this.workFor(topic, partition, first.offset);
+    const work = await this.workFor(topic, partition, Number(first.offset));
     const tier = this.deps.tierOf(topic);
     const idle = () => !isRunning() || isStale() || this.stopped || work.dropped || this.deps.pauses.isHeld(topic, partition);
     for (const message of batch.messages) {
       if (idle()) return;
-      if (work.progress.seen(message.offset) || BigInt(message.offset) < BigInt(work.committed)) {
-        // Fetched again after a rebalance, or below where a restarted partition resumes.
+      if (Number(message.offset) < work.next) {
+        // Taken before and fetched again, or below where a restarted partition resumes.
         resolveOffset(message.offset);
         continue;
       }
-      const record = toInRecord(topic, partition, message);
+      const record = toConsumedRecord(topic, partition, message);
       if (tier > 0) {
         const due = dueAt(record);
         if (due > Date.now()) {
@@ -78,7 +78,8 @@ export class Intake {
         await heartbeat();
         if (idle()) return;
       }
-      work.progress.accept(message.offset);
+      this.deps.output.accept(work.lane, record.offset);
+      work.next = record.offset + 1;
       this.deps.executor.submit(this.orderingKey(record), () => this.run(work, record));
       resolveOffset(message.offset);
     }
@@ -110,30 +111,29 @@ export class Intake {
     return this.stopping.signal.aborted;
   }
 
-  private async workFor(topic: string, partition: number, fetchedFrom: string): Promise<PartitionWork> {
+  private async workFor(topic: string, partition: number, fetchedFrom: number): Promise<PartitionWork> {
     const id = partitionId(topic, partition);
     const existing = this.works.get(id);
     if (existing) return existing;
-    const start = await this.deps.output.open(topic, partition, fetchedFrom);
-    const work = new PartitionWork(topic, partition, start);
+    const work = new PartitionWork(await this.deps.output.open(topic, partition, fetchedFrom));
     this.works.set(id, work);
     return work;
   }
 
-  private orderingKey(record: InRecord): string {
+  private orderingKey(record: ConsumedRecord): string {
     const base = partitionId(record.topic, record.partition);
     if (this.deps.ordering === 'partition') return base;
     // Records without a key belong to no session and need no order among themselves.
     return record.key ? `${base}:${record.key.toString('latin1')}` : `${base}@${record.offset}`;
   }
 
-  private async run(work: PartitionWork, record: InRecord): Promise<void> {
+  private async run(work: PartitionWork, record: ConsumedRecord): Promise<void> {
     if (work.dropped || this.stopped) return;
     this.deps.metrics.inFlight.inc();
     try {
       const completion = await this.deps.processor.process(record, this.stopping.signal);
       this.deps.metrics.outcomes.inc({ outcome: completion.outcome });
-      await this.deps.output.complete(work, record.offset, completion);
+      await this.deps.output.complete(work.lane, record.offset, completion);
     } catch (error) {
       if (!(error instanceof ShuttingDown)) this.restart(work, error);
     } finally {
@@ -146,34 +146,24 @@ export class Intake {
    * pause. What was written meanwhile is written again (at-least-once) or was never committed
    * (exactly-once).
    */
-  restart = (work: PartitionWork, error: unknown): void => {
+  private restart(work: PartitionWork, error: unknown): void {
     if (work.dropped || this.stopped) return;
-    this.deps.logger.error({ err: error, topic: work.topic, partition: work.partition, offset: work.committed }, 'partition restarts from its committed offset');
+    const offset = this.deps.output.restartPoint(work.lane);
+    this.deps.logger.error({ err: error, topic: work.topic, partition: work.partition, offset }, 'partition restarts from its committed offset');
     this.drop(work);
     try {
-      this.deps.consumer.seek({ topic: work.topic, partition: work.partition, offset: work.committed });
+      this.deps.consumer.seek({ topic: work.topic, partition: work.partition, offset: String(offset) });
     } catch (seekError) {
       this.deps.logger.warn({ err: seekError }, 'seek failed; the partition resumes at its committed offset on the next rebalance');
     }
     this.deps.pauses.holdUntil(work.topic, work.partition, Date.now() + (this.deps.restartBackoffMs ?? 1_000));
-  };
+  }
 
   private drop(work: PartitionWork): void {
     work.dropped = true;
     this.works.delete(work.id);
-    void this.deps.output.release(work);
+    void this.deps.output.release(work.lane);
   }
-}
-
-function toInRecord(topic: string, partition: number, message: KafkaMessage): InRecord {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key,
-    value: message.value,
-    headers: headersToStrings(message.headers),
-  };
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,6 +1,4 @@
-import { loadConfig, runMain } from '../../shared/config.js';
-import { onShutdown } from '../../shared/lifecycle.js';
-import { createLogger } from '../../shared/logging.js';
+import { runService } from '../../shared/stage/run.js';
 import { FulfillmentEnv } from './config.js';
 import { startFulfillment } from './service.js';
 
@@ -17,15 +15,7 @@ import { startFulfillment } from './service.js';
  *   processor.ts      one record from decode to output records
  *   intake.ts         what is taken from Kafka: key order, back-pressure, retry tiers paused until due
  *   output.ts         writing outputs and committing offsets (at-least-once or one transaction)
- *   service.ts        wiring of all of the above
+ *   service.ts        the assembly of the above on the stage kit (shared/stage: consumer group,
+ *                     crash policy, health, lag, offsets, decoding, dead-letter headers)
  */
-runMain(async () => {
-  const config = loadConfig(FulfillmentEnv);
-  const logger = createLogger('fulfillment', config.LOG_LEVEL);
-  let shutdown: () => Promise<void> = async () => {};
-  const fulfillment = await startFulfillment(config, {
-    logger,
-    onFatal: () => void shutdown().finally(() => process.exit(1)),
-  });
-  shutdown = onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [{ name: 'fulfillment', run: fulfillment.stop }]);
-});
+runService('fulfillment', FulfillmentEnv, startFulfillment);

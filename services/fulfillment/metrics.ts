@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../shared/metrics.js';
+import type { BreakerState, DownstreamClient } from './downstream-client.js';
 
 /** Fulfillment's Prometheus metrics (consumer lag comes from trackConsumerLag). */
-export function fulfillmentMetrics(registry: Registry) {
+export function fulfillmentMetrics(registry: Registry, buffered: () => number = () => 0) {
   const registers = [registry];
   return {
     outcomes: new Counter({
@@ -51,6 +52,9 @@ export function fulfillmentMetrics(registry: Registry) {
       name: 'fulfillment_buffered',
       help: 'Records taken from Kafka and not finished (running or waiting for their key)',
       registers,
+      collect() {
+        this.set(buffered());
+      },
     }),
     commits: new Counter({
       name: 'fulfillment_commits_total',
@@ -62,3 +66,12 @@ export function fulfillmentMetrics(registry: Registry) {
 }
 
 export type FulfillmentMetrics = ReturnType<typeof fulfillmentMetrics>;
+
+const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Call latencies and the breaker state of the downstream client, from its events. */
+export function watchDownstream(metrics: FulfillmentMetrics, downstream: DownstreamClient): void {
+  downstream.onCall((outcome, seconds) => metrics.downstreamLatency.observe({ outcome }, seconds));
+  downstream.onStateChange((state) => metrics.breakerState.set(BREAKER_GAUGE[state]));
+  metrics.breakerState.set(BREAKER_GAUGE[downstream.state]);
+}

@@ -1,53 +1,105 @@
-import { createTransactionalProducer, type Admin, type Consumer, type KafkaClient, type Message, type Producer } from '../../shared/kafka.js';
-import type { Logger } from '../../shared/logging.js';
 import type { DedupWindow } from '../../shared/dedup-window.js';
+import { createTransactionalProducer, type Admin, type KafkaClient, type Producer } from '../../shared/kafka.js';
+import type { Logger } from '../../shared/logging.js';
+import type { StageKit } from '../../shared/stage/stage.js';
+import { OffsetCommitter, PartitionProgress, partitionKey, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
+import { byTopic, type OutRecord } from '../../shared/stage/records.js';
 import type { FulfillmentMetrics } from './metrics.js';
-import type { PartitionWork } from './partition-work.js';
 import type { Completion } from './processor.js';
-import type { OutRecord } from './records.js';
 
 /**
- * Where finished records go: their output records (results, retry and DLQ records) and the
- * input offset commit. Two modes, chosen by EXACTLY_ONCE:
+ * A partition as the output tracks it: what was taken, what finished, what is committed. The
+ * output owns it; intake only passes it back.
+ */
+export interface Lane {
+  readonly topic: string;
+  readonly partition: number;
+  /** The first offset to process. */
+  readonly start: number;
+}
+
+/**
+ * Where finished records go: their output records (results, retry and DLQ records) and the input
+ * offset commit. Two modes, chosen by EXACTLY_ONCE:
  * - AtLeastOnceOutput: outputs written at once by the idempotent producer, offsets committed
  *   afterwards, so a crash in between repeats outputs but never loses one.
  * - ExactlyOnceOutput: outputs and offsets of a partition's finished prefix in one Kafka
  *   transaction, with one transactional id per input partition.
+ * A write that fails is reported to the failure listener (intake restarts the partition).
  */
 export interface Output {
-  /** A partition newly taken, first fetched at `fetchedFrom`: returns the first offset to process. */
-  open(topic: string, partition: number, fetchedFrom: string): Promise<string>;
-  /** A record finished. Throws if its outputs could not be written (the caller restarts the partition). */
-  complete(work: PartitionWork, offset: string, completion: Completion): Promise<void>;
-  /** The partition was revoked or restarted: forget it. */
-  release(work: PartitionWork): Promise<void>;
+  /** A partition newly taken, first fetched at `fetchedFrom`. */
+  open(topic: string, partition: number, fetchedFrom: number): Promise<Lane>;
+  /** A record was taken (in offset order). */
+  accept(lane: Lane, offset: number): void;
+  /** A record finished with these outputs. */
+  complete(lane: Lane, offset: number, completion: Completion): Promise<void>;
+  /** Where the partition starts again after a failure: its last committed offset. */
+  restartPoint(lane: Lane): number;
+  /** The partition was revoked or restarts: forget it; its unfinished work is discarded. */
+  release(lane: Lane): Promise<void>;
   /** Writes and commits everything finished (shutdown, before the consumer leaves). */
   flush(): Promise<void>;
   stop(): Promise<void>;
+  onFailure(listener: (lane: Lane, error: unknown) => void): void;
 }
 
-interface OutputDeps {
-  consumer: Consumer;
+/** The output of the chosen mode: a transactional id prefix means exactly-once. */
+export async function openOutput(kit: StageKit, transactionalIdPrefix: string | undefined, deps: OutputDeps): Promise<Output> {
+  if (transactionalIdPrefix !== undefined) return new ExactlyOnceOutput(kit.kafka, kit.admin, transactionalIdPrefix, deps);
+  return new AtLeastOnceOutput(await kit.idempotentProducer(), deps);
+}
+
+export interface OutputDeps {
+  commitOffsets: (offsets: TopicPartitionOffset[]) => Promise<void>;
   groupId: string;
-  works: () => Iterable<PartitionWork>;
   recent: DedupWindow<true>;
   metrics: FulfillmentMetrics;
   logger: Logger;
   commitIntervalMs: number;
 }
 
-export function toMessage(record: OutRecord): Message {
-  return { key: record.key, value: record.value, headers: record.headers };
+class OutputLane implements Lane {
+  released = false;
+  constructor(readonly progress: PartitionProgress<Completion>) {}
+  get topic(): string {
+    return this.progress.topic;
+  }
+  get partition(): number {
+    return this.progress.partition;
+  }
+  get start(): number {
+    return this.progress.committed ?? 0;
+  }
 }
 
-export function byTopic(records: OutRecord[]): { topic: string; messages: Message[] }[] {
-  const topics = new Map<string, Message[]>();
-  for (const record of records) {
-    const messages = topics.get(record.topic);
-    if (messages) messages.push(toMessage(record));
-    else topics.set(record.topic, [toMessage(record)]);
+function own(lane: Lane): OutputLane {
+  if (!(lane instanceof OutputLane)) throw new Error('lane not opened by this output');
+  return lane;
+}
+
+abstract class BaseOutput {
+  private failureListener: (lane: Lane, error: unknown) => void = () => undefined;
+
+  onFailure(listener: (lane: Lane, error: unknown) => void): void {
+    this.failureListener = listener;
   }
-  return [...topics].map(([topic, messages]) => ({ topic, messages }));
+
+  accept(lane: Lane, offset: number): void {
+    own(lane).progress.accept(offset);
+  }
+
+  restartPoint(lane: Lane): number {
+    return own(lane).start;
+  }
+
+  protected fail(lane: OutputLane, error: unknown): void {
+    if (!lane.released) this.failureListener(lane, error);
+  }
+
+  protected remember(completions: Iterable<Completion>, recent: DedupWindow<true>): void {
+    for (const completion of completions) if (completion.acknowledgedEventId) recent.set(completion.acknowledgedEventId, true);
+  }
 }
 
 /**
@@ -86,80 +138,56 @@ class BatchWriter {
   }
 }
 
-export class AtLeastOnceOutput implements Output {
+export class AtLeastOnceOutput extends BaseOutput implements Output {
   private readonly writer: BatchWriter;
-  private timer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> | undefined;
+  private readonly committer: OffsetCommitter<Completion>;
 
   constructor(
     private readonly producer: Producer,
     private readonly deps: OutputDeps,
   ) {
+    super();
     this.writer = new BatchWriter(producer);
+    this.committer = new OffsetCommitter({
+      commit: deps.commitOffsets,
+      intervalMs: deps.commitIntervalMs,
+      onCommit: (result) => deps.metrics.commits.inc({ kind: 'offsets', result }),
+      logger: deps.logger,
+    });
   }
 
-  async open(_topic: string, _partition: number, fetchedFrom: string): Promise<string> {
-    return fetchedFrom;
+  async open(topic: string, partition: number, fetchedFrom: number): Promise<Lane> {
+    const progress = this.committer.open(topic, partition, fetchedFrom);
+    return new OutputLane(progress);
   }
 
-  async complete(work: PartitionWork, offset: string, completion: Completion): Promise<void> {
-    if (work.dropped) return;
-    await this.writer.write(completion.outputs);
-    if (work.dropped) return;
-    work.progress.finish(offset);
-    if (completion.acknowledgedEventId) this.deps.recent.set(completion.acknowledgedEventId, true);
-    this.scheduleCommit();
+  async complete(lane: Lane, offset: number, completion: Completion): Promise<void> {
+    const l = own(lane);
+    if (l.released) return;
+    try {
+      await this.writer.write(completion.outputs);
+    } catch (error) {
+      this.fail(l, error);
+      return;
+    }
+    if (l.released) return;
+    l.progress.finish(offset);
+    this.remember([completion], this.deps.recent);
+    this.committer.commitSoon();
   }
 
-  async release(): Promise<void> {}
+  async release(lane: Lane): Promise<void> {
+    const l = own(lane);
+    l.released = true;
+    this.committer.release(l.progress);
+  }
 
   async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.commit();
+    await this.committer.flush();
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.timer);
     await this.producer.disconnect();
-  }
-
-  private scheduleCommit(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.commit();
-    }, this.deps.commitIntervalMs);
-  }
-
-  /** Commits, per partition, the lowest offset not finished; one commit request at a time. */
-  private async commit(): Promise<void> {
-    while (this.committing) await this.committing;
-    const work = [...this.deps.works()].filter((w) => !w.dropped);
-    for (const w of work) {
-      const prefix = w.progress.takeFinishedPrefix();
-      if (prefix) w.target = prefix.nextOffset;
-    }
-    const advancing = work.filter((w) => w.target !== w.committed).map((w) => ({ work: w, offset: w.target }));
-    if (advancing.length === 0) return;
-    this.committing = this.deps.consumer
-      .commitOffsets(advancing.map((a) => ({ topic: a.work.topic, partition: a.work.partition, offset: a.offset })))
-      .then(
-        () => {
-          for (const a of advancing) a.work.committed = a.offset;
-          this.deps.metrics.commits.inc({ kind: 'offsets', result: 'ok' });
-        },
-        (error: unknown) => {
-          // Commits are cumulative: the next one covers these offsets too.
-          this.deps.logger.warn({ err: error }, 'offset commit failed, trying again');
-          this.deps.metrics.commits.inc({ kind: 'offsets', result: 'failed' });
-          this.scheduleCommit();
-        },
-      )
-      .finally(() => {
-        this.committing = undefined;
-      });
-    await this.committing;
   }
 }
 
@@ -176,37 +204,44 @@ interface FlushState {
  * be fenced through the transactional id: whoever takes the partition re-initialises that id,
  * which aborts the zombie's open transaction and makes its next commit fail.
  */
-export class ExactlyOnceOutput implements Output {
+export class ExactlyOnceOutput extends BaseOutput implements Output {
   private readonly producers = new Map<string, Promise<Producer>>();
-  private readonly flushes = new WeakMap<PartitionWork, FlushState>();
+  private readonly lanes = new Map<OutputLane, FlushState>();
 
   constructor(
     private readonly kafka: KafkaClient,
     private readonly admin: Admin,
     private readonly transactionalIdPrefix: string,
     private readonly deps: OutputDeps,
-    private readonly onFailure: (work: PartitionWork, error: unknown) => void,
-  ) {}
+  ) {
+    super();
+  }
 
-  async open(topic: string, partition: number, fetchedFrom: string): Promise<string> {
+  async open(topic: string, partition: number, fetchedFrom: number): Promise<Lane> {
     await this.producerFor(topic, partition);
     // A zombie may have committed between our group join and the fencing above: start after it.
     const [offsets] = await this.admin.fetchOffsets({ groupId: this.deps.groupId, topics: [topic] });
-    const committed = offsets?.partitions.find((p) => p.partition === partition)?.offset;
-    return committed !== undefined && BigInt(committed) > BigInt(fetchedFrom) ? committed : fetchedFrom;
+    const committed = Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    const lane = new OutputLane(new PartitionProgress<Completion>(topic, partition, Math.max(committed, fetchedFrom)));
+    this.lanes.set(lane, { again: false });
+    return lane;
   }
 
-  async complete(work: PartitionWork, offset: string, completion: Completion): Promise<void> {
-    if (work.dropped) return;
-    work.progress.finish(offset, completion);
-    this.schedule(work);
+  async complete(lane: Lane, offset: number, completion: Completion): Promise<void> {
+    const l = own(lane);
+    if (l.released) return;
+    l.progress.finish(offset, completion);
+    this.schedule(l);
   }
 
-  async release(work: PartitionWork): Promise<void> {
-    clearTimeout(this.flushes.get(work)?.timer);
+  async release(lane: Lane): Promise<void> {
+    const l = own(lane);
+    l.released = true;
+    clearTimeout(this.lanes.get(l)?.timer);
+    this.lanes.delete(l);
     // Whoever takes the partition next (this instance after a restart, or another) starts with a
     // fresh producer: re-initialising the id aborts whatever this one left open.
-    const id = `${work.topic}:${work.partition}`;
+    const id = partitionKey(l.topic, l.partition);
     const producer = this.producers.get(id);
     this.producers.delete(id);
     await producer?.then((p) => p.disconnect()).catch(() => undefined);
@@ -214,12 +249,11 @@ export class ExactlyOnceOutput implements Output {
 
   async flush(): Promise<void> {
     await Promise.all(
-      [...this.deps.works()].map(async (work) => {
-        const state = this.flushes.get(work);
-        clearTimeout(state?.timer);
-        if (state) state.timer = undefined;
-        await state?.running;
-        await this.transact(work);
+      [...this.lanes].map(async ([lane, state]) => {
+        clearTimeout(state.timer);
+        state.timer = undefined;
+        await state.running;
+        await this.transact(lane);
       }),
     );
   }
@@ -231,7 +265,7 @@ export class ExactlyOnceOutput implements Output {
   }
 
   private producerFor(topic: string, partition: number): Promise<Producer> {
-    const id = `${topic}:${partition}`;
+    const id = partitionKey(topic, partition);
     let producer = this.producers.get(id);
     if (!producer) {
       producer = (async () => {
@@ -248,40 +282,39 @@ export class ExactlyOnceOutput implements Output {
     return producer;
   }
 
-  private schedule(work: PartitionWork): void {
-    let state = this.flushes.get(work);
-    if (!state) this.flushes.set(work, (state = { again: false }));
+  private schedule(lane: OutputLane): void {
+    const state = this.lanes.get(lane);
+    if (state === undefined) return;
     if (state.timer || state.running) {
       state.again = true;
       return;
     }
-    const s = state;
-    s.timer = setTimeout(() => {
-      s.timer = undefined;
-      s.running = this.transact(work).finally(() => {
-        s.running = undefined;
-        if (s.again) {
-          s.again = false;
-          this.schedule(work);
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      state.running = this.transact(lane).finally(() => {
+        state.running = undefined;
+        if (state.again) {
+          state.again = false;
+          this.schedule(lane);
         }
       });
     }, this.deps.commitIntervalMs);
   }
 
   /** One transaction: the outputs of the finished prefix and the offset after it. */
-  private async transact(work: PartitionWork): Promise<void> {
-    if (work.dropped) return;
-    const prefix = work.progress.takeFinishedPrefix();
+  private async transact(lane: OutputLane): Promise<void> {
+    if (lane.released) return;
+    const prefix = lane.progress.takeFinishedPrefix();
     if (!prefix) return;
     const records = prefix.payloads.flatMap((completion) => completion.outputs);
     try {
-      const producer = await this.producerFor(work.topic, work.partition);
+      const producer = await this.producerFor(lane.topic, lane.partition);
       const transaction = await producer.transaction();
       try {
         if (records.length > 0) await transaction.sendBatch({ topicMessages: byTopic(records), acks: -1 });
         await transaction.sendOffsets({
           consumerGroupId: this.deps.groupId,
-          topics: [{ topic: work.topic, partitions: [{ partition: work.partition, offset: prefix.nextOffset }] }],
+          topics: [{ topic: lane.topic, partitions: [{ partition: lane.partition, offset: String(prefix.nextOffset) }] }],
         });
         await transaction.commit();
       } catch (error) {
@@ -290,14 +323,11 @@ export class ExactlyOnceOutput implements Output {
       }
     } catch (error) {
       this.deps.metrics.commits.inc({ kind: 'transaction', result: 'failed' });
-      this.onFailure(work, error);
+      this.fail(lane, error);
       return;
     }
     this.deps.metrics.commits.inc({ kind: 'transaction', result: 'ok' });
-    work.committed = prefix.nextOffset;
-    work.target = prefix.nextOffset;
-    for (const completion of prefix.payloads) {
-      if (completion.acknowledgedEventId) this.deps.recent.set(completion.acknowledgedEventId, true);
-    }
+    lane.progress.markCommitted(prefix.nextOffset);
+    this.remember(prefix.payloads, this.deps.recent);
   }
 }

@@ -1,26 +1,26 @@
-import { OffsetTracker } from './offset-tracker.js';
-import type { Completion } from './processor.js';
+import type { Lane } from './output.js';
 
 /**
- * One input partition while this instance owns it: what was taken from it, what finished, and
- * where its committed offset stands. Dropped when the partition is revoked or restarted after a
- * failed write; work still running for a dropped partition is discarded on completion.
+ * One input partition while intake takes from it: where taking starts, how far it got, and
+ * whether the partition was given up (revoked, or restarted after a failed write). Owned by
+ * intake; the output's side of the partition is its Lane.
  */
 export class PartitionWork {
-  readonly progress = new OffsetTracker<Completion>();
   dropped = false;
+  /** The next offset to take; records below were taken, or lie below where the partition starts. */
+  next: number;
 
-  constructor(
-    readonly topic: string,
-    readonly partition: number,
-    /** The committed offset as this instance knows it: the restart point after a failed write. */
-    public committed: string,
-  ) {
-    this.target = committed;
+  constructor(readonly lane: Lane) {
+    this.next = lane.start;
   }
 
-  /** The offset to commit next: everything below it finished (and, at-least-once, was written). */
-  target: string;
+  get topic(): string {
+    return this.lane.topic;
+  }
+
+  get partition(): number {
+    return this.lane.partition;
+  }
 
   get id(): string {
     return partitionId(this.topic, this.partition);

@@ -3,11 +3,12 @@ import { errorMessage } from '../../shared/errors.js';
 import { messageLogger, type Logger } from '../../shared/logging.js';
 import type { TopicNames } from '../../shared/topics.js';
 import type { DedupWindow } from '../../shared/dedup-window.js';
+import type { ConsumedRecord, OutRecord } from '../../shared/stage/records.js';
 import { buildResult, decideFailure, type Ending, type ResultSubject } from './decisions.js';
 import type { DownstreamClient, DownstreamRequest } from './downstream-client.js';
 import { downstreamStatus, ShuttingDown } from './errors.js';
 import type { FulfillmentMetrics } from './metrics.js';
-import { attemptState, deadLetterRecord, identityFromEnvelope, resultHeaders, retryRecord, type InRecord, type OutRecord } from './records.js';
+import { attemptState, deadLetterRecord, identityFromEnvelope, resultHeaders, retryRecord } from './records.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { route, type Thresholds } from './routing.js';
 
@@ -52,7 +53,7 @@ export class RecordProcessor {
    * Throws only ShuttingDown (the record stays uncommitted) or when a result cannot be encoded
    * (the caller restarts the partition from its committed offset).
    */
-  async process(record: InRecord, signal: AbortSignal): Promise<Completion> {
+  async process(record: ConsumedRecord, signal: AbortSignal): Promise<Completion> {
     const state = attemptState(record, this.deps.tierOf);
     const attempt = state.previousAttempts + 1;
     let callback: CognigyCallback;
@@ -75,7 +76,7 @@ export class RecordProcessor {
   }
 
   private async failed(
-    record: InRecord,
+    record: ConsumedRecord,
     callback: CognigyCallback | undefined,
     f: { attempt: number; threshold: number | null; error: unknown; state: ReturnType<typeof attemptState> },
   ): Promise<Completion> {
@@ -108,7 +109,7 @@ export class RecordProcessor {
   }
 
   private async ended(
-    record: InRecord,
+    record: ConsumedRecord,
     subject: ResultSubject,
     ending: Ending,
     details: { attempts: number; threshold: number | null; downstreamStatus: number | null },
@@ -131,7 +132,7 @@ export class RecordProcessor {
     return { outcome, outputs: [output], ...(acknowledged ? { acknowledgedEventId: result.eventId } : {}) };
   }
 
-  private logFor(record: InRecord, callback: ResultSubject | undefined): Logger {
+  private logFor(record: ConsumedRecord, callback: ResultSubject | undefined): Logger {
     const identity = callback ?? identityFromEnvelope(record);
     return messageLogger(this.deps.logger, {
       eventId: identity?.eventId,
@@ -139,6 +140,14 @@ export class RecordProcessor {
       sessionId: identity?.sessionId,
     }).child({ topic: record.topic, partition: record.partition, offset: record.offset });
   }
+}
+
+/** What a decoded callback must carry to be answered (the stage decoder's check). */
+export function lacksCallbackIdentity(callback: CognigyCallback): string | undefined {
+  for (const field of ['eventId', 'correlationId', 'sessionId', 'receivedAt'] as const) {
+    if (typeof callback[field] !== 'string' || callback[field] === '') return `no ${field}`;
+  }
+  return undefined;
 }
 
 function subjectOf(s: ResultSubject): ResultSubject {
@@ -152,12 +161,12 @@ function subjectOf(s: ResultSubject): ResultSubject {
   };
 }
 
-function envelopeSubject(record: InRecord): ResultSubject | undefined {
+function envelopeSubject(record: ConsumedRecord): ResultSubject | undefined {
   const identity = identityFromEnvelope(record);
   return identity ? { ...identity, intent: null, confidence: null } : undefined;
 }
 
-function downstreamRequest(callback: CognigyCallback, record: InRecord): DownstreamRequest {
+function downstreamRequest(callback: CognigyCallback, record: ConsumedRecord): DownstreamRequest {
   return {
     eventId: callback.eventId,
     correlationId: callback.correlationId,

@@ -1,27 +1,12 @@
-import { errorClass, errorMessage } from '../../shared/errors.js';
-import { Header, truncateErrorMessage } from '../../shared/headers.js';
+import { Header } from '../../shared/headers.js';
+import { deadLetterRecord as kitDeadLetter, failureHeaders, readFirstFailedAt, type Failure } from '../../shared/stage/dead-letter.js';
+import type { ConsumedRecord, OutRecord } from '../../shared/stage/records.js';
 import type { DlqReason } from './decisions.js';
 
 /**
- * The records fulfillment reads and writes, as plain data, and the headers of DESIGN "Topics and
- * contracts" on retry and DLQ records. Pure: the Kafka adapters convert to and from kafkajs.
+ * Where a record stands in its retry cycle, and the retry and DLQ records fulfillment writes, as
+ * plain data. The failure headers themselves are the stage kit's (shared/stage/dead-letter.ts).
  */
-
-export interface InRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
-
-export interface OutRecord {
-  topic: string;
-  key: string | Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
 
 /** Where a record stands in its retry cycle, read from its topic and headers. */
 export interface AttemptState {
@@ -29,97 +14,60 @@ export interface AttemptState {
   previousAttempts: number;
   /** Start of the retry window; undefined before the first failure. */
   firstFailedAt: number | undefined;
-  /** The callbacks-topic record this one stems from. */
-  original: { topic: string; partition: string; offset: string };
   /** Re-sent from the DLQ by an operator: a fresh cycle starts. */
   redriven: boolean;
 }
-
-/** Headers that describe one retry cycle; they are rewritten, never copied, onto the next record. */
-const CYCLE_HEADERS: ReadonlySet<string> = new Set([
-  Header.retryAttempt,
-  Header.retryDueAt,
-  Header.errorClass,
-  Header.errorMessage,
-  Header.dlqReason,
-]);
 
 /**
  * `tierOf(topic)` is 0 for the callbacks topic and n for retry tier n. A redriven record (header
  * `redriven-from`) starts over: attempts from 0 and a new retry window, whatever its old headers say.
  */
-export function attemptState(record: InRecord, tierOf: (topic: string) => number): AttemptState {
+export function attemptState(record: ConsumedRecord, tierOf: (topic: string) => number): AttemptState {
   const h = record.headers;
-  const original = {
-    topic: h[Header.originalTopic] ?? record.topic,
-    partition: h[Header.originalPartition] ?? String(record.partition),
-    offset: h[Header.originalOffset] ?? record.offset,
-  };
   const redriven = h[Header.redrivenFrom] !== undefined;
-  if (redriven) return { previousAttempts: 0, firstFailedAt: undefined, original, redriven };
+  if (redriven) return { previousAttempts: 0, firstFailedAt: undefined, redriven };
   const tier = tierOf(record.topic);
   const fromHeader = Number(h[Header.retryAttempt]);
   const previousAttempts = tier === 0 ? 0 : Number.isInteger(fromHeader) && fromHeader > 0 ? fromHeader : tier;
-  const firstFailedAt = Number(h[Header.firstFailedAt]);
-  return {
-    previousAttempts,
-    firstFailedAt: tier > 0 && Number.isFinite(firstFailedAt) ? firstFailedAt : undefined,
-    original,
-    redriven,
-  };
+  return { previousAttempts, firstFailedAt: tier > 0 ? readFirstFailedAt(h) : undefined, redriven };
 }
 
 /** `retry-due-at` of a record on a retry tier; 0 (due now) when absent or unreadable. */
-export function dueAt(record: Pick<InRecord, 'headers'>): number {
+export function dueAt(record: Pick<ConsumedRecord, 'headers'>): number {
   const due = Number(record.headers[Header.retryDueAt]);
   return Number.isFinite(due) ? due : 0;
 }
 
-interface FailureFacts {
-  /** The attempt that failed (1-based). */
+/** The facts of a failed attempt: which one, what went wrong, when. */
+export interface AttemptFailure {
   attempt: number;
   error: unknown;
   now: number;
 }
 
-function failureHeaders(record: InRecord, state: AttemptState, facts: FailureFacts, keepRedrivenFrom: boolean): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(record.headers)) {
-    if (CYCLE_HEADERS.has(name)) continue;
-    if (name === Header.redrivenFrom && !keepRedrivenFrom) continue;
-    headers[name] = value;
-  }
-  headers[Header.originalTopic] = state.original.topic;
-  headers[Header.originalPartition] = state.original.partition;
-  headers[Header.originalOffset] = state.original.offset;
-  headers[Header.firstFailedAt] = String(state.firstFailedAt ?? facts.now);
-  headers[Header.retryAttempt] = String(facts.attempt);
-  headers[Header.errorClass] = errorClass(facts.error);
-  headers[Header.errorMessage] = truncateErrorMessage(errorMessage(facts.error));
-  return headers;
+function failureOf(state: AttemptState, f: AttemptFailure): Failure {
+  return { error: f.error, attempt: f.attempt, now: f.now, firstFailedAt: state.firstFailedAt };
 }
 
 /**
- * The original bytes on retry tier `tier`, due at `dueAt`. `redriven-from` is not carried on:
+ * The original bytes on retry tier `topic`, due at `dueAt`. `redriven-from` is not carried on:
  * it marks the start of a cycle, and this record continues one.
  */
-export function retryRecord(record: InRecord, state: AttemptState, facts: FailureFacts & { topic: string; dueAt: number }): OutRecord {
-  const headers = failureHeaders(record, state, facts, false);
-  headers[Header.retryDueAt] = String(facts.dueAt);
-  return { topic: facts.topic, key: record.key, value: record.value, headers };
+export function retryRecord(record: ConsumedRecord, state: AttemptState, f: AttemptFailure & { topic: string; dueAt: number }): OutRecord {
+  const headers = failureHeaders(record, failureOf(state, f), { keepRedrivenFrom: false });
+  headers[Header.retryDueAt] = String(f.dueAt);
+  return { topic: f.topic, key: record.key, value: record.value, headers };
 }
 
 /** The original bytes on the DLQ, with the error headers and why it was dead-lettered. */
-export function deadLetterRecord(record: InRecord, state: AttemptState, facts: FailureFacts & { topic: string; reason: DlqReason }): OutRecord {
-  const headers = failureHeaders(record, state, facts, true);
-  headers[Header.dlqReason] = facts.reason;
-  return { topic: facts.topic, key: record.key, value: record.value, headers };
+export function deadLetterRecord(record: ConsumedRecord, state: AttemptState, f: AttemptFailure & { topic: string; reason: DlqReason }): OutRecord {
+  return kitDeadLetter(record, f.topic, f.reason, failureOf(state, f));
 }
 
 /** The headers every result carries: event-id, correlation-id, received-at, traceparent when given. */
 export function resultHeaders(
   subject: { eventId: string; correlationId: string; receivedAt: string | null },
-  record: Pick<InRecord, 'headers'>,
+  record: Pick<ConsumedRecord, 'headers'>,
 ): Record<string, string> {
   const headers: Record<string, string> = {
     [Header.eventId]: subject.eventId,
@@ -138,7 +86,7 @@ export function resultHeaders(
  * record goes to the DLQ only.
  */
 export function identityFromEnvelope(
-  record: InRecord,
+  record: ConsumedRecord,
 ): { eventId: string; sessionId: string; correlationId: string; receivedAt: string | null } | undefined {
   const eventId = record.headers[Header.eventId];
   const sessionId = record.key?.toString();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ackFor, buildResult, decideFailure } from '../../services/fulfillment/decisions.js';
-import { DownstreamRejected, DownstreamTimeout, DownstreamUnavailable, RegistryUnavailable, UndecodableRecord } from '../../services/fulfillment/errors.js';
+import { DownstreamRejected, DownstreamTimeout, DownstreamUnavailable } from '../../services/fulfillment/errors.js';
+import { RegistryUnavailable, UndecodableRecord } from '../../shared/stage/decoder.js';
 import type { RetryPolicy } from '../../services/fulfillment/retry-policy.js';
 
 const policy: RetryPolicy = { maxAttempts: 3, strategy: 'exponential', baseDelayMs: 1_000, maxDelayMs: 30_000, windowMs: 3_600_000, jitter: 0 };

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { DownstreamUnavailable } from '../../services/fulfillment/errors.js';
-import { attemptState, deadLetterRecord, dueAt, identityFromEnvelope, resultHeaders, retryRecord, type InRecord } from '../../services/fulfillment/records.js';
+import { attemptState, deadLetterRecord, dueAt, identityFromEnvelope, resultHeaders, retryRecord } from '../../services/fulfillment/records.js';
 import { Header } from '../../shared/headers.js';
+import type { ConsumedRecord } from '../../shared/stage/records.js';
 
 const tierOf = (topic: string) => (topic.startsWith('retry.') ? Number(topic.slice(6)) : 0);
 const now = 1_700_000_000_000;
 
-function record(overrides: Partial<InRecord> = {}): InRecord {
+function record(overrides: Partial<ConsumedRecord> = {}): ConsumedRecord {
   return {
     topic: 'callbacks',
     partition: 2,
-    offset: '41',
+    offset: 41,
+    timestamp: now,
     key: Buffer.from('session-1'),
     value: Buffer.from([0, 0, 0, 0, 1, 2]),
     headers: { [Header.eventId]: 'evt-1', [Header.correlationId]: 'corr-1', [Header.receivedAt]: '2026-01-01T00:00:00.000Z' },
@@ -19,28 +21,28 @@ function record(overrides: Partial<InRecord> = {}): InRecord {
 }
 
 describe('attempt state', () => {
-  it('starts at zero attempts on the callbacks topic, with the record itself as the original', () => {
-    expect(attemptState(record(), tierOf)).toEqual({
-      previousAttempts: 0,
-      firstFailedAt: undefined,
-      original: { topic: 'callbacks', partition: '2', offset: '41' },
-      redriven: false,
-    });
+  it('starts at zero attempts on the callbacks topic', () => {
+    expect(attemptState(record(), tierOf)).toEqual({ previousAttempts: 0, firstFailedAt: undefined, redriven: false });
   });
 
   it('continues from the retry-attempt header and keeps the original position on a retry tier', () => {
     const retry = record({
       topic: 'retry.2',
-      offset: '7',
+      offset: 7,
       headers: {
         [Header.retryAttempt]: '2',
-        [Header.firstFailedAt]: String(now),
+        [Header.firstFailedAt]: new Date(now).toISOString(),
         [Header.originalTopic]: 'callbacks',
         [Header.originalPartition]: '2',
         [Header.originalOffset]: '41',
       },
     });
-    expect(attemptState(retry, tierOf)).toMatchObject({ previousAttempts: 2, firstFailedAt: now, original: { offset: '41' } });
+    expect(attemptState(retry, tierOf)).toMatchObject({ previousAttempts: 2, firstFailedAt: now });
+  });
+
+  it('still reads first-failed-at in epoch milliseconds, as records written by an older version carry it', () => {
+    const legacy = record({ topic: 'retry.1', headers: { [Header.retryAttempt]: '1', [Header.firstFailedAt]: String(now) } });
+    expect(attemptState(legacy, tierOf).firstFailedAt).toBe(now);
   });
 
   it('starts a redriven record over, whatever attempts its headers record', () => {
@@ -70,7 +72,7 @@ describe('retry and dead-letter records', () => {
       [Header.originalTopic]: 'callbacks',
       [Header.originalPartition]: '2',
       [Header.originalOffset]: '41',
-      [Header.firstFailedAt]: String(now),
+      [Header.firstFailedAt]: new Date(now).toISOString(),
       [Header.errorClass]: 'DownstreamUnavailable',
       [Header.errorMessage]: 'downstream answered 503',
     });
@@ -78,12 +80,12 @@ describe('retry and dead-letter records', () => {
 
   it('keeps the first failure time and replaces the previous cycle headers on a later retry', () => {
     const tier1 = retryRecord(record(), attemptState(record(), tierOf), { attempt: 1, error, now, topic: 'retry.1', dueAt: now + 1 });
-    const input = record({ topic: 'retry.1', offset: '3', headers: tier1.headers });
+    const input = record({ topic: 'retry.1', offset: 3, headers: tier1.headers });
     const tier2 = retryRecord(input, attemptState(input, tierOf), { attempt: 2, error, now: now + 5_000, topic: 'retry.2', dueAt: now + 7_000 });
     expect(tier2.headers).toMatchObject({
       [Header.retryAttempt]: '2',
       [Header.retryDueAt]: String(now + 7_000),
-      [Header.firstFailedAt]: String(now),
+      [Header.firstFailedAt]: new Date(now).toISOString(),
       [Header.originalOffset]: '41',
     });
   });

@@ -88,7 +88,7 @@ describe('fulfillment retries and dead letters against the real broker', () => {
       [Header.errorClass]: 'DownstreamUnavailable',
       [Header.errorMessage]: 'downstream answered 500',
     });
-    expect(dead.headers[Header.firstFailedAt]).toMatch(/^\d+$/);
+    expect(dead.headers[Header.firstFailedAt]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(dead.key).toBe(callback.sessionId);
     expect(h.simulator.downstream.callsFor(callback.eventId)).toHaveLength(3);
   });
@@ -178,6 +178,6 @@ describe('fulfillment retries and dead letters against the real broker', () => {
     expect(retried[1]!.headers).toMatchObject({ [Header.retryAttempt]: '1', [Header.originalOffset]: '17' });
     expect(retried[1]!.headers[Header.redrivenFrom]).toBeUndefined();
     expect(retried[1]!.headers[Header.dlqReason]).toBeUndefined();
-    expect(Number(retried[1]!.headers[Header.firstFailedAt])).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse(retried[1]!.headers[Header.firstFailedAt]!)).toBeGreaterThan(Date.now() - 60_000);
   });
 });

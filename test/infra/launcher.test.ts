@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureCached, infraCacheDir } from '../../shared/infra/cache.js';
-import { startKafkaBroker } from '../../shared/infra/launcher.js';
-import { isPortOpen } from '../../shared/infra/process.js';
+import { ensureCached, infraCacheDir } from '../../tools/infra/cache.js';
+import { startKafkaBroker } from '../../tools/infra/launcher.js';
+import { freePort, isPortOpen } from '../../tools/infra/process.js';
+import { kafkaAnswers } from '../../tools/infra/readiness.js';
 import { testInfra } from '../support/infra-env.js';
 
 const infra = testInfra();
@@ -144,6 +145,13 @@ describe('shared infrastructure (global setup)', () => {
     const v2 = { type: 'record', name: 'C', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }] };
     await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v1) }, { subject });
     await expect(registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject })).rejects.toThrow();
+  });
+});
+
+describe('readiness', () => {
+  it('answers for a broker serving metadata and not for a port nobody listens on', async () => {
+    expect(await kafkaAnswers(infra.kafkaBrokers)).toBe(true);
+    expect(await kafkaAnswers(`127.0.0.1:${await freePort()}`)).toBe(false);
   });
 });
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signHmac } from '../../services/ingress/auth.js';
 import { startIngress, type IngressHandle } from '../../services/ingress/service.js';
-import { startKafkaBroker, type KafkaBroker } from '../../shared/infra/launcher.js';
 import { topicNames } from '../../shared/topics.js';
+import { startKafkaBroker, type KafkaBroker } from '../../tools/infra/launcher.js';
 import { startTopicReader } from '../support/topic-reader.js';
 import { testInfra } from '../support/infra-env.js';
 import { uniqueName, waitFor } from '../support/wait.js';

@@ -13,9 +13,9 @@ import { COGNIGY_PATHS, SIMULATOR_CREDENTIALS } from '../../services/cognigy-sim
 import { SimulatorEnv } from '../../services/cognigy-simulator/config.js';
 import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { IngressEnv } from '../../services/ingress/config.js';
-import { CliEnv } from '../../shared/cli/config.js';
 import { loadConfig } from '../../shared/config.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
+import { CliEnv } from '../../tools/cli/config.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
@@ -224,6 +224,9 @@ describe('docker-compose.yml', () => {
       expect(script, name).toMatch(/^dist\/.+\.js$/);
       const source = (script as string).replace(/^dist\//, '').replace(/\.js$/, '.ts');
       expect(existsSync(join(root, source)), source).toBe(true);
+      // The build stage compiles only the folders it copies: without this one the image lacks the entry point.
+      const folder = source.split('/')[0] as string;
+      expect(dockerfile, source).toMatch(new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'));
     }
   });
 });

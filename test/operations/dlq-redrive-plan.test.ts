@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matches, newestFirst, parseDlqFilter, type DeadLetterRecord, type DlqFilter } from '../../shared/cli/dlq-filter.js';
+import { topicNames } from '../../shared/topics.js';
+import { matches, newestFirst, parseDlqFilter, type DeadLetterRecord, type DlqFilter } from '../../tools/cli/dlq-filter.js';
 import {
   decodeProgress,
   encodeProgress,
@@ -7,8 +8,7 @@ import {
   planRedrive,
   redriveDecision,
   type PartitionProgress,
-} from '../../shared/cli/dlq-redrive-plan.js';
-import { topicNames } from '../../shared/topics.js';
+} from '../../tools/cli/dlq-redrive-plan.js';
 
 const topics = topicNames('p.');
 const NOW = 1_700_000_000_000;

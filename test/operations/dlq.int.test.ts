@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
-import { runCli } from '../../shared/cli/commands.js';
-import { dlqList, dlqRedrive, dlqShow, type DlqContext } from '../../shared/cli/dlq.js';
-import { parseDlqFilter, type DlqFilter } from '../../shared/cli/dlq-filter.js';
-import { captureOut, ExitCode } from '../../shared/cli/output.js';
-import { parseInstant } from '../../shared/cli/time-spec.js';
 import { createIdempotentProducer, type Message } from '../../shared/kafka.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicNames, type TopicNames } from '../../shared/topics.js';
+import { runCli } from '../../tools/cli/commands.js';
+import { dlqList, dlqRedrive, dlqShow, type DlqContext } from '../../tools/cli/dlq.js';
+import { parseDlqFilter, type DlqFilter } from '../../tools/cli/dlq-filter.js';
+import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { parseInstant } from '../../tools/cli/time-spec.js';
 import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
 import { fulfillmentConfig, highWatermarks, lowConfidenceCallback, opsFixture, type OpsFixture } from './support.js';

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
-import { runCli } from '../../shared/cli/commands.js';
-import { captureOut, ExitCode } from '../../shared/cli/output.js';
-import { replay } from '../../shared/cli/replay.js';
 import { createIdempotentProducer } from '../../shared/kafka.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicNames } from '../../shared/topics.js';
+import { runCli } from '../../tools/cli/commands.js';
+import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { replay } from '../../tools/cli/replay.js';
 import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
 import { caughtUp, committedOffsets, fulfillmentConfig, lowConfidenceCallback, opsFixture, type OpsFixture } from './support.js';

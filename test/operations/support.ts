@@ -1,8 +1,8 @@
 import { FulfillmentEnv, type FulfillmentConfig } from '../../services/fulfillment/config.js';
-import { captureOut } from '../../shared/cli/output.js';
 import { loadConfig } from '../../shared/config.js';
 import type { CognigyCallback } from '../../shared/contracts.js';
 import { createKafka, type Admin, type KafkaClient } from '../../shared/kafka.js';
+import { captureOut } from '../../tools/cli/output.js';
 import { testInfra } from '../support/infra-env.js';
 import { uniqueName } from '../support/wait.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
-import { CliEnv } from '../../shared/cli/config.js';
-import { checkTopic, mergedOverrides } from '../../shared/cli/topic-drift.js';
 import { defaultMinInsyncReplicas, topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
+import { CliEnv } from '../../tools/cli/config.js';
+import { checkTopic, mergedOverrides } from '../../tools/cli/topic-drift.js';
 
 const settings = (env: Record<string, string> = {}) => topicSettingsFromEnv(loadConfig(CliEnv, env));
 

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CliEnv } from '../../shared/cli/config.js';
-import { runCli } from '../../shared/cli/commands.js';
-import { captureOut, ExitCode } from '../../shared/cli/output.js';
-import { describeTopics, topicsDescribe, topicsEnsure } from '../../shared/cli/topics.js';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigResourceTypes, createIdempotentProducer } from '../../shared/kafka.js';
 import { topicCatalog, topicSettingsFromEnv, type CatalogTopic } from '../../shared/topic-catalog.js';
+import { CliEnv } from '../../tools/cli/config.js';
+import { runCli } from '../../tools/cli/commands.js';
+import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { describeTopics, topicsDescribe, topicsEnsure } from '../../tools/cli/topics.js';
 import { waitFor } from '../support/wait.js';
 import { opsFixture, type OpsFixture } from './support.js';
 

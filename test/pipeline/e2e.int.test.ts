@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startLocalPipeline, type LocalPipeline } from '../../shared/cli/local-pipeline.js';
 import { createLogger } from '../../shared/logging.js';
+import { startLocalPipeline, type LocalPipeline } from '../../tools/cli/local-pipeline.js';
 import { postSigned } from '../ingress/support.js';
 import { testInfra } from '../support/infra-env.js';
 import { uniqueName, waitFor } from '../support/wait.js';

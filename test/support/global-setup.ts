@@ -4,7 +4,7 @@
  * `npm run infra:up`, those are reused and nothing is started.
  */
 import type { TestProject } from 'vitest/node';
-import { startLocalInfra } from '../../shared/infra/launcher.js';
+import { startLocalInfra } from '../../tools/infra/launcher.js';
 import type { TestInfra } from './infra-env.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { commonEnv } from '../config.js';
-import { topicCatalogEnv } from '../topic-catalog.js';
+import { commonEnv } from '../../shared/config.js';
+import { topicCatalogEnv } from '../../shared/topic-catalog.js';
 
 /** The operations CLI reads the same env as the services, plus the group names it acts on. */
 export const CliEnv = z.object({

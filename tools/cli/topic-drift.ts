@@ -1,4 +1,4 @@
-import type { CatalogTopic } from '../topic-catalog.js';
+import type { CatalogTopic } from '../../shared/topic-catalog.js';
 
 /** A topic as the cluster describes it. */
 export interface ActualTopic {

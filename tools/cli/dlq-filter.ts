@@ -1,17 +1,10 @@
-import { Header } from '../headers.js';
+import { Header } from '../../shared/headers.js';
+import type { SnapshotRecord } from '../../shared/topic-snapshot.js';
 import { table } from './output.js';
 import { formatAge, UsageError } from './time-spec.js';
 
-/** A record of the DLQ as read, headers as strings. */
-export interface DeadLetterRecord {
-  partition: number;
-  offset: number;
-  /** When it was dead-lettered (the record's timestamp, epoch ms). */
-  timestamp: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
+/** A record of the DLQ as read: its timestamp is when it was dead-lettered. */
+export type DeadLetterRecord = SnapshotRecord;
 
 /** What an operator sees of one dead letter. */
 export interface DeadLetterView {

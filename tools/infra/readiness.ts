@@ -1,27 +1,12 @@
 /** Readiness probes shared by every way of running the infrastructure (jars, containers, external). */
-import { Kafka, logLevel } from 'kafkajs';
+import { clusterAnswers } from '../../shared/kafka.js';
 import { isPortOpen } from './process.js';
 
 /** Ready means the broker serves metadata, not merely that its port is open. */
 export async function kafkaAnswers(brokers: string): Promise<boolean> {
   const [host, port] = splitHostPort(brokers.split(',')[0] ?? '');
   if (!(await isPortOpen(port, host))) return false;
-  const admin = new Kafka({
-    clientId: 'infra-readiness',
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    requestTimeout: 5000,
-    retry: { retries: 0 },
-  }).admin();
-  try {
-    await admin.connect();
-    const cluster = await admin.describeCluster();
-    await admin.listTopics();
-    return cluster.brokers.length > 0;
-  } finally {
-    await admin.disconnect().catch(() => {});
-  }
+  return clusterAnswers(brokers.split(','), 'infra-readiness');
 }
 
 /** 200 on the subjects list means the registry's storage is initialised and it is serving requests. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { createTransactionalProducer, type Admin, type KafkaClient } from '../kafka.js';
-import { decodeAny } from '../serde.js';
-import type { TopicNames } from '../topics.js';
+import { createTransactionalProducer, type Admin, type KafkaClient } from '../../shared/kafka.js';
+import { decodeAny, type SchemaRegistryClient } from '../../shared/serde.js';
+import { readSnapshot } from '../../shared/topic-snapshot.js';
+import type { TopicNames } from '../../shared/topics.js';
 import {
   formatList,
   isFiltered,
@@ -26,7 +26,6 @@ import {
 } from './dlq-redrive-plan.js';
 import { ExitCode, println, table, type Out } from './output.js';
 import { describeGroup } from './replay.js';
-import { readSnapshot } from './topic-snapshot.js';
 
 export interface DlqContext {
   kafka: KafkaClient;
@@ -36,7 +35,7 @@ export interface DlqContext {
   /** The consumer group whose committed offsets record redrive progress. */
   redriveGroup: string;
   /** Needed by `show` to decode values. */
-  registry?: SchemaRegistry;
+  registry?: SchemaRegistryClient;
   now?: () => number;
 }
 

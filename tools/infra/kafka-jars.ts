@@ -27,7 +27,7 @@ const READY_TIMEOUT_MS = 120_000;
 
 /** Downloads (first use only) and returns the folder holding the broker's jars. */
 export async function ensureKafkaJars(log: Log): Promise<string> {
-  const pom = join(repoRoot(), 'shared', 'infra', 'pom.xml');
+  const pom = join(repoRoot(), 'tools', 'infra', 'pom.xml');
   const hash = createHash('sha1').update(readFileSync(pom)).digest('hex').slice(0, 10);
   return ensureCached(`kafka-jars-${hash}`, async (dir) => {
     log('fetching Kafka broker jars with Maven (first use only)');

@@ -1,14 +1,14 @@
 /**
  * `npm start`: the whole pipeline on one machine. Local Kafka and schema registry (see
- * shared/infra/launcher.ts), the Cognigy simulator standing in for Cognigy and the downstream
+ * tools/infra/launcher.ts), the Cognigy simulator standing in for Cognigy and the downstream
  * service, then ingress, fulfillment and the ack aggregator, with a live summary every few seconds.
  * Every variable of the services' configuration can still be set in the environment.
  */
 import { signHmac } from '../../services/ingress/auth.js';
-import { runMain } from '../config.js';
+import { runMain } from '../../shared/config.js';
+import { onStopSignal } from '../../shared/lifecycle.js';
+import { createLogger } from '../../shared/logging.js';
 import { startLocalInfra } from '../infra/launcher.js';
-import { onStopSignal } from '../lifecycle.js';
-import { createLogger } from '../logging.js';
 import { LOCAL_WEBHOOK_SECRET, startLocalPipeline } from './local-pipeline.js';
 
 function example(port: number, secret: string): string {

@@ -1,6 +1,6 @@
 import { ConstantBackoff, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { ConfigResourceTypes, ConfigSource, ensureTopics, type Admin } from '../kafka.js';
-import type { CatalogTopic } from '../topic-catalog.js';
+import { ConfigResourceTypes, ConfigSource, ensureTopics, type Admin } from '../../shared/kafka.js';
+import type { CatalogTopic } from '../../shared/topic-catalog.js';
 import { ExitCode, println, table, type Out } from './output.js';
 import { describeGroup } from './replay.js';
 import { checkTopic, mergedOverrides, type ActualTopic, type TopicCheck } from './topic-drift.js';

@@ -70,7 +70,7 @@ const command = process.argv[2];
 const commands: Record<string, () => Promise<void>> = { up, down, fetch: fetchJars };
 const action = command === undefined ? undefined : commands[command];
 if (!action) {
-  process.stderr.write('usage: tsx shared/cli/infra.ts up|down|fetch\n');
+  process.stderr.write('usage: tsx tools/cli/infra.ts up|down|fetch\n');
   process.exit(2);
 }
 try {

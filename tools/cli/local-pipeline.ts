@@ -10,9 +10,9 @@ import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
 import { IngressEnv } from '../../services/ingress/config.js';
 import { startIngress, type IngressHandle } from '../../services/ingress/service.js';
-import { loadConfig } from '../config.js';
-import type { Logger } from '../logging.js';
-import type { Registry } from '../metrics.js';
+import { loadConfig } from '../../shared/config.js';
+import type { Logger } from '../../shared/logging.js';
+import type { Registry } from '../../shared/metrics.js';
 
 export const LOCAL_WEBHOOK_SECRET = 'local-webhook-secret';
 

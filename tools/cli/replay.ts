@@ -1,4 +1,4 @@
-import type { Admin } from '../kafka.js';
+import type { Admin } from '../../shared/kafka.js';
 import { println, type Out } from './output.js';
 import {
   REPLAY_EXIT,

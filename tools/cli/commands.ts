@@ -1,11 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from '../config.js';
-import { createKafka, type Admin, type KafkaClient } from '../kafka.js';
-import type { Logger } from '../logging.js';
-import { createRegistry } from '../serde.js';
-import { topicCatalog, topicSettingsFromEnv } from '../topic-catalog.js';
-import { topicNames } from '../topics.js';
+import { ConfigError, loadConfig } from '../../shared/config.js';
+import { createKafka, type Admin, type KafkaClient } from '../../shared/kafka.js';
+import type { Logger } from '../../shared/logging.js';
+import { createRegistry } from '../../shared/serde.js';
+import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
+import { topicNames } from '../../shared/topics.js';
 import { CliEnv, type CliConfig } from './config.js';
 import { dlqList, dlqRedrive, dlqShow, type DlqContext } from './dlq.js';
 import { parseDlqFilter, parsePosition } from './dlq-filter.js';

@@ -1,9 +1,19 @@
-import { headersToStrings } from '../headers.js';
-import type { KafkaClient } from '../kafka.js';
-import type { DeadLetterRecord } from './dlq-filter.js';
+import { headersToStrings } from './headers.js';
+import type { KafkaClient } from './kafka.js';
+
+/** A record as read, headers as strings. */
+export interface SnapshotRecord {
+  partition: number;
+  offset: number;
+  /** The record's timestamp (epoch ms). */
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
 
 export interface Snapshot {
-  records: DeadLetterRecord[];
+  records: SnapshotRecord[];
   /** Leaves the group; until then the reading group has a member. */
   close(): Promise<void>;
 }
@@ -17,7 +27,7 @@ export async function readSnapshot(
   kafka: KafkaClient,
   opts: { topic: string; groupId: string; from: Map<number, number>; to: Map<number, number>; timeoutMs?: number },
 ): Promise<Snapshot> {
-  const records: DeadLetterRecord[] = [];
+  const records: SnapshotRecord[] = [];
   const pending = new Set([...opts.to].filter(([p, end]) => (opts.from.get(p) ?? end) < end).map(([p]) => p));
   // Nothing to read: no group join (a join costs a rebalance round trip).
   if (pending.size === 0) return { records, close: async () => undefined };

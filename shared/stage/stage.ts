@@ -1,0 +1,201 @@
+import express from 'express';
+import { listen, mountOperationalRoutes } from '../http.js';
+import { createIdempotentProducer, createKafka, ensureTopics, type Admin, type Consumer, type EachBatchPayload, type KafkaClient, type Producer } from '../kafka.js';
+import { createLogger, type Logger } from '../logging.js';
+import { createMetricsRegistry, trackConsumerLag, type Registry } from '../metrics.js';
+import { createRegistry, type SchemaRegistryClient } from '../serde.js';
+import { topicCatalog, topicSettingsFromEnv, type TopicCatalogEnv, type TopicRole } from '../topic-catalog.js';
+import { topicNames, type TopicNames } from '../topics.js';
+
+/** The settings every consumer stage reads (commonEnv and the topic catalogue). */
+export interface StageConfig extends TopicCatalogEnv {
+  KAFKA_BROKERS: string[];
+  KAFKA_CLIENT_ID?: string | undefined;
+  SCHEMA_REGISTRY_URL: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+  LOG_LEVEL: string;
+}
+
+export interface StageSettings {
+  /** The service name: logger, metrics label, default Kafka client id. */
+  name: string;
+  config: StageConfig;
+  groupId: string;
+  /** The topics the group reads. */
+  inputs: (topics: TopicNames) => string[];
+  /** The catalogue topics this stage creates at start if missing. */
+  creates: TopicRole[];
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  port: number;
+  host: string;
+}
+
+/** What one start of a service is given: the same for every stage. */
+export interface StageDeps {
+  logger?: Logger;
+  /**
+   * A crash the consumer does not recover from. The default stops the stage and exits non-zero,
+   * so a supervisor restarts the process; tests pass their own.
+   */
+  onFatal?: (error: unknown) => void;
+}
+
+/** The clients and handles a stage's domain is built from. */
+export interface StageKit {
+  kafka: KafkaClient;
+  admin: Admin;
+  consumer: Consumer;
+  schemaRegistry: SchemaRegistryClient;
+  metrics: Registry;
+  logger: Logger;
+  topics: TopicNames;
+  inputs: string[];
+  /** A connected idempotent producer; readiness follows its connection, and the stage disconnects it at stop. */
+  idempotentProducer(): Promise<Producer>;
+}
+
+/** The domain side of a stage. */
+export interface StageParts {
+  eachBatch: (payload: EachBatchPayload) => Promise<void>;
+  /** false: the domain resolves offsets itself (records it has not taken are fetched again). */
+  eachBatchAutoResolve?: boolean;
+  /** A rebalance began: what was delivered before will be delivered again from the last commit. */
+  onRebalancing?(): void;
+  /** The group was joined with this assignment. */
+  onAssignment?(assignment: Record<string, number[]>): void;
+  /** Readiness beyond the group and the producers (a domain dependency). */
+  ready?(): boolean;
+  /** Stop taking records, finish or give back what was taken, commit; within `budgetMs`. */
+  drain(budgetMs: number): Promise<void>;
+  /** After the consumer left the group: close what the domain opened. */
+  close?(): Promise<void>;
+  /** Extra fields on the start log line. */
+  describe?: Record<string, unknown>;
+}
+
+export interface StageHandle {
+  url: string;
+  port: number;
+  /** The Prometheus registry served on /metrics. */
+  metrics: Registry;
+  /** In the group, producers connected, not stopping, not crashed. */
+  ready(): boolean;
+  /** Consuming or able to resume; false once the consumer crashed for good (then /healthz answers 503). */
+  live(): boolean;
+  /** Graceful stop: drain, commit, leave the group, disconnect, close the HTTP side. */
+  stop(): Promise<void>;
+}
+
+/** Time kept back from SHUTDOWN_TIMEOUT_MS for leaving the group and disconnecting after the drain. */
+const STOP_RESERVE_MS = 3_000;
+
+/**
+ * Starts a consumer stage: Kafka clients, the topics it owns, the consumer group, crash policy,
+ * readiness and liveness, lag metrics, the operational HTTP side and the stop order. The domain
+ * (`build`) gets the clients and returns how it handles batches and how it drains.
+ */
+export async function startStage(settings: StageSettings, deps: StageDeps, build: (kit: StageKit) => Promise<StageParts>): Promise<StageHandle> {
+  const { config, name, groupId } = settings;
+  const logger = deps.logger ?? createLogger(name, config.LOG_LEVEL);
+  const topics = topicNames(config.TOPIC_PREFIX);
+  const inputs = settings.inputs(topics);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `cognigy-${name}`, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  const roles = new Set(settings.creates);
+  // Topics as the shared catalogue describes them (partitions, replication, retention), whoever creates them first.
+  await ensureTopics(admin, topicCatalog(topicSettingsFromEnv(config)).filter((t) => roles.has(t.role)));
+
+  const metrics = createMetricsRegistry(name);
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: settings.sessionTimeoutMs,
+    heartbeatInterval: settings.heartbeatIntervalMs,
+    // Short fetch waits: a partition resumed after a pause is fetched again within this time.
+    maxWaitTimeInMs: 250,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+  });
+  const producers: { producer: Producer; connected: boolean }[] = [];
+  const kit: StageKit = {
+    kafka,
+    admin,
+    consumer,
+    schemaRegistry: createRegistry(config.SCHEMA_REGISTRY_URL),
+    metrics,
+    logger,
+    topics,
+    inputs,
+    idempotentProducer: async () => {
+      const entry = { producer: createIdempotentProducer(kafka), connected: false };
+      entry.producer.on(entry.producer.events.CONNECT, () => (entry.connected = true));
+      entry.producer.on(entry.producer.events.DISCONNECT, () => (entry.connected = false));
+      producers.push(entry);
+      await entry.producer.connect();
+      return entry.producer;
+    },
+  };
+  const parts = await build(kit);
+
+  let joined = false;
+  let crashed = false;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+  consumer.on(consumer.events.REBALANCING, () => {
+    joined = false;
+    parts.onRebalancing?.();
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    joined = true;
+    parts.onAssignment?.(event.payload.memberAssignment);
+    logger.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    joined = false;
+    const { error, restart } = event.payload;
+    if (restart || stopping) {
+      logger.warn({ err: error, restart }, 'consumer crashed; kafkajs restarts it');
+      return;
+    }
+    // kafkajs gives up on this consumer: a process that stays up would consume nothing while
+    // looking healthy, so it stops and leaves the restart to its supervisor.
+    crashed = true;
+    logger.fatal({ err: error }, 'consumer crashed without restart; stopping');
+    (deps.onFatal ?? (() => void handle.stop().finally(() => process.exit(1))))(error);
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topics: inputs, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: parts.eachBatchAutoResolve ?? true, eachBatch: parts.eachBatch });
+  const lag = trackConsumerLag({ registry: metrics, admin, groupId, topics: inputs, logger });
+
+  const live = () => !crashed;
+  const ready = () => joined && live() && !stopping && producers.every((p) => p.connected) && (parts.ready?.() ?? true);
+  const app = express();
+  app.disable('x-powered-by');
+  mountOperationalRoutes(app, { registry: metrics, ready, live });
+  const server = await listen(app, settings.port, settings.host);
+  logger.info({ port: server.port, groupId, inputs, ...parts.describe }, `${name} running`);
+
+  const handle: StageHandle = {
+    url: server.url,
+    port: server.port,
+    metrics,
+    ready,
+    live,
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        if (!crashed) consumer.pause(inputs.map((topic) => ({ topic })));
+        await parts.drain(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - STOP_RESERVE_MS));
+        lag.stop();
+        await consumer.disconnect();
+        await parts.close?.();
+        await Promise.all(producers.map(({ producer }) => producer.disconnect()));
+        await admin.disconnect();
+        await server.close();
+        logger.info(`${name} stopped`);
+      })()),
+  };
+  return handle;
+}
