@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
+import type { StageSettings } from '../../shared/stage/stage.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { ApiKeyAuth, OAuthClientCredentials, type CognigyAuth, type OAuthDeps } from './auth.js';
 
 /** Cognigy accepts at most this many items in one batch-acknowledge call. */
 export const COGNIGY_MAX_BATCH = 500;
@@ -58,3 +60,35 @@ export const AckAggregatorEnv = z
   });
 
 export type AckAggregatorConfig = z.infer<typeof AckAggregatorEnv>;
+
+/** The consumer stage: the results topic, in group ACK_GROUP_ID. */
+export function stageSettingsOf(c: AckAggregatorConfig): StageSettings {
+  return {
+    name: 'ack-aggregator',
+    config: c,
+    groupId: c.ACK_GROUP_ID,
+    inputs: (topics) => [topics.results],
+    creates: ['results', 'dlq', 'ackBatches'],
+    sessionTimeoutMs: c.ACK_SESSION_TIMEOUT_MS,
+    heartbeatIntervalMs: Math.min(3_000, Math.floor(c.ACK_SESSION_TIMEOUT_MS / 3)),
+    port: c.ACK_AGGREGATOR_PORT,
+    host: c.ACK_AGGREGATOR_HOST,
+  };
+}
+
+/** How calls to Cognigy are authorised: a fixed API key, or OAuth2 client credentials. */
+export function cognigyAuthOf(c: AckAggregatorConfig, deps: OAuthDeps): CognigyAuth {
+  if (c.COGNIGY_AUTH === 'api-key') return new ApiKeyAuth(c.COGNIGY_API_KEY);
+  return new OAuthClientCredentials(
+    {
+      baseUrl: c.COGNIGY_BASE_URL,
+      tokenPath: c.COGNIGY_TOKEN_PATH,
+      clientId: c.COGNIGY_CLIENT_ID,
+      clientSecret: c.COGNIGY_CLIENT_SECRET,
+      scope: c.COGNIGY_OAUTH_SCOPE,
+      refreshBeforeMs: c.COGNIGY_TOKEN_REFRESH_BEFORE_MS,
+      timeoutMs: c.COGNIGY_TIMEOUT_MS,
+    },
+    deps,
+  );
+}

@@ -2,6 +2,7 @@ import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import type { AckBatch } from '../../shared/contracts.js';
 import type { Producer } from '../../shared/kafka.js';
 import type { TopicSerde } from '../../shared/serde.js';
+import { byTopic, type OutRecord } from '../../shared/stage/records.js';
 import { ACK_GROUP_HEADER } from './plan-reader.js';
 
 /** Runs a step the pipeline cannot skip, again and again, until it succeeds or the pipeline stops. */
@@ -19,12 +20,6 @@ export function untilDone(signal: AbortSignal): UntilDone {
   return (work) => policy.execute(() => work(), signal);
 }
 
-export interface OutgoingMessage {
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, string>;
-}
-
 /** Kafka writes the pipeline cannot do without (plans, outcomes, DLQ): retried until they succeed. */
 export class DurableWriter {
   constructor(
@@ -34,13 +29,14 @@ export class DurableWriter {
     private readonly retrying: UntilDone,
   ) {}
 
-  async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
-    await this.retrying(() => this.producer.send({ topic, acks: -1, messages }));
+  async send(records: OutRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.retrying(() => this.producer.sendBatch({ topicMessages: byTopic(records), acks: -1 }));
   }
 
   /** A plan or an outcome on the batches topic, tagged with the group so another group's read-back skips it. */
   async writeBatchRecord(record: AckBatch): Promise<void> {
     const value = await this.batchSerde.encode(record);
-    await this.send(this.batches.topic, [{ key: Buffer.from(record.batchId), value, headers: { [ACK_GROUP_HEADER]: this.batches.groupId } }]);
+    await this.send([{ topic: this.batches.topic, key: Buffer.from(record.batchId), value, headers: { [ACK_GROUP_HEADER]: this.batches.groupId } }]);
   }
 }

@@ -1,6 +1,4 @@
-import { loadConfig, runMain } from '../../shared/config.js';
-import { onShutdown } from '../../shared/lifecycle.js';
-import { createLogger } from '../../shared/logging.js';
+import { runService } from '../../shared/stage/run.js';
 import { AckAggregatorEnv } from './config.js';
 import { startAckAggregator } from './service.js';
 
@@ -9,11 +7,7 @@ import { startAckAggregator } from './service.js';
  * (POST /api/v1/webhooks/batch-acknowledge) in batches of up to 500 items or ACK_WINDOW_MS, and
  * writes each batch's plan and outcome to cognigy.acks.batches.v1; results Cognigy would refuse
  * go to cognigy.callbacks.dlq. Item mapping in ack-items.ts, windows and batch identity in
- * batching.ts, answers in cognigy-client.ts, OAuth2 in auth.ts, the Kafka side in pipeline.ts.
+ * batching.ts, the plan lifecycle in plan-lifecycle.ts, answers in cognigy-client.ts, OAuth2 in
+ * auth.ts, the Kafka side in pipeline.ts, assembled on the stage kit (shared/stage) in service.ts.
  */
-runMain(async () => {
-  const config = loadConfig(AckAggregatorEnv);
-  const logger = createLogger('ack-aggregator', config.LOG_LEVEL);
-  const aggregator = await startAckAggregator(config, { logger });
-  onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, [{ name: 'ack-aggregator', run: aggregator.stop }]);
-});
+runService('ack-aggregator', AckAggregatorEnv, startAckAggregator);

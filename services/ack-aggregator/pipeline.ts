@@ -1,28 +1,30 @@
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { AckBatch } from '../../shared/contracts.js';
+import type { AckBatch, FulfillmentResult } from '../../shared/contracts.js';
 import { errorMessage } from '../../shared/errors.js';
-import type { Consumer, EachBatchPayload, Producer } from '../../shared/kafka.js';
+import type { EachBatchPayload, Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
 import type { TopicSerde } from '../../shared/serde.js';
+import { UndecodableRecord, type RecordDecoder } from '../../shared/stage/decoder.js';
+import { OffsetCommitter, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
+import { toConsumedRecord, type ConsumedRecord } from '../../shared/stage/records.js';
 import { toAck } from './ack-items.js';
 import type { BackoffSettings } from './backoff.js';
 import { BatchOutcomes, type Plan } from './batch-outcomes.js';
 import { ackRequest, planBatches, planRecord, type BatchLimits, type PendingAck } from './batching.js';
 import type { CognigyClient } from './cognigy-client.js';
-import { OffsetCommitter } from './commits.js';
-import type { SourceRecord } from './dead-letter.js';
-import { ResultDecoder, toSource } from './decoding.js';
-import { DurableWriter, untilDone } from './durable-writes.js';
+import { DurableWriter, untilDone, type UntilDone } from './durable-writes.js';
 import { BatchRejected, SubmissionAborted } from './errors.js';
 import { whileHeartbeating } from './heartbeat.js';
 import type { AckMetrics } from './metrics.js';
 import { PlanJournal } from './plan-journal.js';
+import { coveredRecord, planWriteStarted, planWritten, submissionFailed, survivesRebalance, take } from './plan-lifecycle.js';
 import { submitBatch, type Submitted } from './submitter.js';
 import { Wakeups } from './wakeups.js';
 
+/** A delivered result, decoded, or the reason it cannot be (which dead-letters it). */
+type Decoded = { source: ConsumedRecord; result?: FulfillmentResult; invalid?: string };
+
 export interface PipelineSettings {
   groupId: string;
-  resultsTopic: string;
   dlqTopic: string;
   batchesTopic: string;
   limits: BatchLimits;
@@ -33,10 +35,9 @@ export interface PipelineSettings {
 }
 
 export interface PipelineDeps {
-  consumer: Consumer;
+  commitOffsets: (offsets: TopicPartitionOffset[]) => Promise<void>;
   producer: Producer;
-  registry: SchemaRegistry;
-  resultSerde: TopicSerde<'FulfillmentResult'>;
+  results: RecordDecoder<'FulfillmentResult'>;
   batchSerde: TopicSerde<'AckBatch'>;
   /** This group's batch records written since the given time (the batches topic read back). */
   readBatchRecords: (sinceMs: number) => Promise<AckBatch[]>;
@@ -47,7 +48,7 @@ export interface PipelineDeps {
 
 /**
  * The imperative shell around the pure decisions (toAck, planBatches, batchIdentity,
- * classifyAckResponse, OffsetProgress): results in, windows closed into planned batches, each
+ * classifyAckResponse, the plan lifecycle): results in, windows closed into planned batches, each
  * plan recorded on the batches topic before it is sent, offsets committed after Cognigy took it.
  *
  * How a batch keeps its identity across a crash: its boundaries are not recomputed. Every plan is
@@ -63,11 +64,11 @@ export interface PipelineDeps {
  * whole, even when a rebalance split the plan's partitions between members.
  *
  * This class schedules: windows, the submission queue, the journal per generation. What a batch's
- * outcome does is in BatchOutcomes, offset commits in OffsetCommitter, decoding in ResultDecoder.
+ * outcome does is in BatchOutcomes; offsets, decoding and dead-letter records are the stage kit's.
  */
 export class AckPipeline {
-  private pending: PendingAck<SourceRecord>[] = [];
-  private readonly journal = new PlanJournal<SourceRecord>();
+  private pending: PendingAck<ConsumedRecord>[] = [];
+  private readonly journal = new PlanJournal<ConsumedRecord>();
   /** Changes at every rebalance; work started under an older generation is discarded. */
   private generation = 0;
   private journalLoaded: { generation: number; sinceMs: number } | undefined;
@@ -81,29 +82,32 @@ export class AckPipeline {
   private readonly commits: OffsetCommitter;
   private readonly writer: DurableWriter;
   private readonly outcomes: BatchOutcomes;
-  private readonly decoder: ResultDecoder;
+  private readonly retrying: UntilDone;
 
   constructor(
     private readonly settings: PipelineSettings,
     private readonly deps: PipelineDeps,
   ) {
-    const retrying = untilDone(this.abort.signal);
-    this.commits = new OffsetCommitter(deps, () => this.stopping);
-    this.writer = new DurableWriter(deps.producer, deps.batchSerde, { topic: settings.batchesTopic, groupId: settings.groupId }, retrying);
+    this.retrying = untilDone(this.abort.signal);
+    this.commits = new OffsetCommitter({
+      commit: deps.commitOffsets,
+      intervalMs: 0,
+      onCommit: (outcome) => deps.metrics.commits.inc({ outcome }),
+      logger: deps.logger,
+    });
+    this.writer = new DurableWriter(deps.producer, deps.batchSerde, { topic: settings.batchesTopic, groupId: settings.groupId }, this.retrying);
     this.outcomes = new BatchOutcomes({
-      journal: this.journal,
       writer: this.writer,
       commits: this.commits,
       metrics: deps.metrics,
       logger: deps.logger,
       dlqTopic: settings.dlqTopic,
     });
-    this.decoder = new ResultDecoder(deps.registry, deps.resultSerde, retrying);
   }
 
   /** Results delivered and not finished (acknowledged or dead-lettered). */
   get outstanding(): number {
-    return this.commits.progress.outstanding;
+    return this.commits.outstanding;
   }
 
   /**
@@ -117,10 +121,9 @@ export class AckPipeline {
     this.armWindowTimer(null);
     this.commits.reset();
     this.journalLoaded = undefined;
-    this.journal.prune((state: Plan) => {
-      state.waiting = [];
-      if (state.own && !state.recorded && !state.recording) return false;
-      return state.submitting;
+    this.journal.prune((entry) => {
+      entry.waiting.splice(0);
+      return survivesRebalance(entry.phase);
     });
     this.wakeups.notify();
   };
@@ -134,14 +137,16 @@ export class AckPipeline {
 
     await whileHeartbeating(heartbeat, this.ensureJournal(generation, Number(first.timestamp) - this.settings.planLookbackMs));
     if (generation !== this.generation || this.stopping) return;
-    const sources = batch.messages.map((m) => toSource(topic, partition, m));
-    this.commits.progress.track(topic, partition, sources.map((s) => s.offset), Number(batch.lastOffset()));
+    const sources = batch.messages.map((m) => toConsumedRecord(topic, partition, m));
+    const progress = this.commits.open(topic, partition);
+    for (const source of sources) if (!progress.seen(source.offset)) progress.accept(source.offset);
+    progress.acceptThrough(Number(batch.lastOffset()));
 
-    const decoded = await whileHeartbeating(heartbeat, this.decoder.decodeAll(sources));
+    const decoded = await whileHeartbeating(heartbeat, this.decodeAll(sources));
     if (generation !== this.generation) return;
     const now = Date.now();
-    const valid: PendingAck<SourceRecord>[] = [];
-    const invalid: { source: SourceRecord; reason: string }[] = [];
+    const valid: PendingAck<ConsumedRecord>[] = [];
+    const invalid: { source: ConsumedRecord; reason: string }[] = [];
     for (const { source, result, invalid: why } of decoded) {
       const plan = this.journal.covering(topic, partition, source.offset);
       if (plan !== undefined) {
@@ -159,7 +164,7 @@ export class AckPipeline {
     this.pending.push(...valid);
     this.closeWindows(false);
 
-    while (!this.stopping && generation === this.generation && this.commits.progress.outstanding >= this.settings.maxPending) {
+    while (!this.stopping && generation === this.generation && this.commits.outstanding >= this.settings.maxPending) {
       await this.wakeups.next(1_000);
       await heartbeat();
     }
@@ -185,9 +190,8 @@ export class AckPipeline {
     const decision = planBatches(this.pending, this.settings.limits, Date.now(), flush);
     this.pending = decision.rest;
     for (const entries of decision.batches) {
-      const state: Plan = this.journal.add(planRecord(entries, new Date()), true);
-      state.waiting.push(...entries.map((e) => e.source));
-      this.enqueue(state);
+      const entry = this.journal.cut(planRecord(entries, new Date()));
+      for (const { source } of entries) this.attach(entry, source);
     }
     this.armWindowTimer(this.stopping ? null : decision.closesAt);
   }
@@ -200,28 +204,29 @@ export class AckPipeline {
   }
 
   /** A delivered record that an already known plan accounts for. */
-  private attach(state: Plan, source: SourceRecord): void {
-    if (state.outcome === 'ACCEPTED') {
-      this.commits.progress.done(source.topic, source.partition, source.offset);
+  private attach(entry: Plan, source: ConsumedRecord): void {
+    const action = coveredRecord(entry.phase);
+    if (action === 'finish') {
+      this.commits.finish(source.topic, source.partition, source.offset);
       this.commits.commitSoon();
       return;
     }
-    state.waiting.push(source);
-    if (state.outcome === 'DEAD_LETTERED') void this.settle(state);
-    else if (!state.submitting) this.enqueue(state);
+    entry.waiting.push(source);
+    if (action === 'wait-and-dead-letter') void this.settle(entry);
+    else if (action === 'wait-and-submit') this.enqueue(entry);
   }
 
-  private enqueue(state: Plan): void {
-    state.submitting = true;
-    this.queue.push(state);
+  private enqueue(entry: Plan): void {
+    entry.advance(take);
+    this.queue.push(entry);
     this.pump();
   }
 
   private pump(): void {
     while (this.active < this.settings.maxConcurrentBatches && this.queue.length > 0) {
-      const state = this.queue.shift() as Plan;
+      const entry = this.queue.shift() as Plan;
       this.active += 1;
-      void this.submit(state).finally(() => {
+      void this.submit(entry).finally(() => {
         this.active -= 1;
         this.wakeups.notify();
         this.pump();
@@ -230,15 +235,15 @@ export class AckPipeline {
   }
 
   /** Record the plan, send it until Cognigy takes it, record the outcome, then let the offsets go. */
-  private async submit(state: Plan): Promise<void> {
-    const { plan } = state;
+  private async submit(entry: Plan): Promise<void> {
+    const { plan, phase } = entry;
     const log = this.deps.logger.child({ batchId: plan.batchId, idempotencyKey: plan.idempotencyKey });
     try {
-      if (state.own && !state.recorded) {
-        if (!this.journalHas(state)) return; // dropped by a rebalance before it was recorded
-        state.recording = true;
+      if (phase.kind === 'submitting' && phase.planRecord === 'unwritten') {
+        if (!this.journalHas(entry)) return; // dropped by a rebalance before it was recorded
+        entry.advance(planWriteStarted);
         await this.writer.writeBatchRecord(plan);
-        state.recorded = true;
+        entry.advance(planWritten);
       }
       const started = performance.now();
       let submitted: Submitted;
@@ -248,28 +253,29 @@ export class AckPipeline {
         });
       } catch (error) {
         if (!(error instanceof BatchRejected)) throw error;
-        await this.outcomes.rejected(state, error, (performance.now() - started) / 1_000, log);
-        await this.settle(state);
+        await this.outcomes.rejected(entry, error, (performance.now() - started) / 1_000, log);
+        await this.settle(entry);
         return;
       }
-      await this.outcomes.accepted(state, submitted, (performance.now() - started) / 1_000, log);
-      await this.settle(state);
+      await this.outcomes.accepted(entry, submitted, (performance.now() - started) / 1_000, log);
+      await this.settle(entry);
     } catch (error) {
-      state.submitting = false;
+      entry.advance(submissionFailed);
       if (error instanceof SubmissionAborted || this.stopping) return;
       // Only Kafka write failures past their retries get here; the batch is tried again from its plan.
       log.error({ err: errorMessage(error) }, 'batch submission failed; retrying');
       setTimeout(() => {
-        if (!state.submitting && state.outcome === null && this.journalHas(state)) this.enqueue(state);
+        if (entry.phase.kind === 'planned' && this.journalHas(entry)) this.enqueue(entry);
       }, 1_000).unref();
     }
   }
 
   /** Finishes the records a resolved plan accounts for and lets their offsets be committed. */
-  private async settle(state: Plan): Promise<void> {
-    if (state.outcome === 'DEAD_LETTERED') await this.outcomes.deadLetterPlanRecords(state);
-    const records = state.waiting.splice(0);
-    for (const r of records) this.commits.progress.done(r.topic, r.partition, r.offset);
+  private async settle(entry: Plan): Promise<void> {
+    const { phase } = entry;
+    if (phase.kind === 'recorded' && phase.outcome === 'DEAD_LETTERED') await this.outcomes.deadLetterPlanRecords(entry);
+    const records = entry.waiting.splice(0);
+    for (const r of records) this.commits.finish(r.topic, r.partition, r.offset);
     this.prune();
     this.commits.commitSoon();
     this.wakeups.notify();
@@ -280,12 +286,11 @@ export class AckPipeline {
    * deliveries only happen in a new generation, which reads the journal again).
    */
   private prune(): void {
-    const progress = this.commits.progress;
-    this.journal.prune((state: Plan) => {
-      if (state.outcome === null) return true;
-      if (state.waiting.length > 0) return true;
-      return state.plan.items.some((range) => {
-        const delivered = progress.safeOffset(range.topic, range.partition);
+    this.journal.prune((entry) => {
+      if (entry.phase.kind !== 'recorded') return true;
+      if (entry.waiting.length > 0) return true;
+      return entry.plan.items.some((range) => {
+        const delivered = this.commits.get(range.topic, range.partition)?.finishedBelow;
         return delivered === undefined || delivered <= range.toOffset;
       });
     });
@@ -303,8 +308,30 @@ export class AckPipeline {
     if (known > 0) this.deps.logger.info({ plans: known, sinceMs }, 'batch plans read back');
   }
 
-  private journalHas(state: Plan): boolean {
-    for (const s of this.journal.states()) if (s === state) return true;
+  /**
+   * One after the other: the first record fetches the writer schema, the rest find it cached. A
+   * record that is not a result is invalid and dead-lettered; a registry that cannot be reached
+   * says nothing about the record, so that is retried until it answers.
+   */
+  private async decodeAll(sources: ConsumedRecord[]): Promise<Decoded[]> {
+    const decoded: Decoded[] = [];
+    for (const source of sources) {
+      decoded.push(
+        await this.retrying(async () => {
+          try {
+            return { source, result: await this.deps.results.decode(source.value) };
+          } catch (error) {
+            if (error instanceof UndecodableRecord) return { source, invalid: error.message };
+            throw error;
+          }
+        }),
+      );
+    }
+    return decoded;
+  }
+
+  private journalHas(entry: Plan): boolean {
+    for (const known of this.journal.entries()) if (known === entry) return true;
     return false;
   }
 }

@@ -1,17 +1,28 @@
-import type { AckBatch, AckBatchPhase } from '../../shared/contracts.js';
+import type { AckBatch } from '../../shared/contracts.js';
+import { cut, outcomeReadBack, planReadBack, type PlanPhase } from './plan-lifecycle.js';
 
-export type PlanOutcome = Exclude<AckBatchPhase, 'PLANNED'>;
-
-/** A planned batch and what is known about it in this process. */
-export interface PlanState<R> {
-  /** The PLANNED record, items included: enough to resend the batch byte for byte. */
-  plan: AckBatch;
-  outcome: PlanOutcome | null;
-  /** Planned by this process (false: read back from the batches topic after a restart or rebalance). */
-  own: boolean;
-  submitting: boolean;
+/** A plan this process knows, where it stands, and the delivered records waiting for it. */
+export class PlanEntry<R> {
   /** Delivered records the plan accounts for; they are finished when it resolves. */
-  waiting: R[];
+  readonly waiting: R[] = [];
+  private current: PlanPhase;
+
+  constructor(
+    /** The PLANNED record, items included: enough to resend the batch byte for byte. */
+    public plan: AckBatch,
+    phase: PlanPhase,
+  ) {
+    this.current = phase;
+  }
+
+  get phase(): PlanPhase {
+    return this.current;
+  }
+
+  /** The only way a plan moves on: `transition` (from plan-lifecycle) throws on a step out of order. */
+  advance<A extends unknown[]>(transition: (phase: PlanPhase, ...args: A) => PlanPhase, ...args: A): void {
+    this.current = transition(this.current, ...args);
+  }
 }
 
 /**
@@ -20,40 +31,32 @@ export interface PlanState<R> {
  * is what keeps a batch's boundaries (and so its Idempotency-Key) the same across restarts.
  */
 export class PlanJournal<R> {
-  private readonly plans = new Map<string, PlanState<R>>();
+  private readonly plans = new Map<string, PlanEntry<R>>();
 
-  /** Adds a plan unless it is known already (a read-back copy of an own plan changes nothing). */
-  add(plan: AckBatch, own: boolean): PlanState<R> {
-    const known = this.plans.get(plan.batchId);
-    if (known !== undefined) return known;
-    const state: PlanState<R> = { plan, outcome: null, own, submitting: false, waiting: [] };
-    this.plans.set(plan.batchId, state);
-    return state;
-  }
-
-  /** Records an outcome (own, or read back); an outcome of a plan not known here is irrelevant. */
-  resolve(batchId: string, outcome: PlanOutcome): PlanState<R> | undefined {
-    const state = this.plans.get(batchId);
-    if (state !== undefined && state.outcome === null) state.outcome = outcome;
-    return state;
+  /** A plan this process closed; a plan already known under the same id is returned as it is. */
+  cut(plan: AckBatch): PlanEntry<R> {
+    return this.add(plan, cut());
   }
 
   /** Merges what a scan of the batches topic found: plans first, then the outcomes among them. */
   merge(records: readonly AckBatch[]): void {
-    for (const record of records) if (record.phase === 'PLANNED') this.add(record, false);
+    for (const record of records) if (record.phase === 'PLANNED') this.add(record, planReadBack());
     for (const record of records) {
       if (record.phase === 'PLANNED') continue;
-      const state = this.resolve(record.batchId, record.phase);
-      // A resolved plan read back is never sent again: only its ranges are needed.
-      if (state !== undefined && !state.own) state.plan = { ...state.plan, statusMatrix: [] };
+      // An outcome of a plan not known here is irrelevant.
+      const entry = this.plans.get(record.batchId);
+      if (entry === undefined) continue;
+      entry.advance(outcomeReadBack, record.phase);
+      // A plan resolved without this process is never sent from here: only its ranges are needed.
+      if (entry.phase.kind === 'recorded' && !entry.phase.inHand) entry.plan = { ...entry.plan, statusMatrix: [] };
     }
   }
 
-  covering(topic: string, partition: number, offset: number): PlanState<R> | undefined {
-    for (const state of this.plans.values()) {
-      for (const range of state.plan.items) {
+  covering(topic: string, partition: number, offset: number): PlanEntry<R> | undefined {
+    for (const entry of this.plans.values()) {
+      for (const range of entry.plan.items) {
         if (range.partition === partition && range.topic === topic && offset >= range.fromOffset && offset <= range.toOffset) {
-          return state;
+          return entry;
         }
       }
     }
@@ -65,15 +68,24 @@ export class PlanJournal<R> {
   }
 
   /** Drops the plans `keep` says are no longer needed (resolved and committed, or elsewhere). */
-  prune(keep: (state: PlanState<R>) => boolean): void {
-    for (const [batchId, state] of this.plans) if (!keep(state)) this.plans.delete(batchId);
+  prune(keep: (entry: PlanEntry<R>) => boolean): void {
+    for (const [batchId, entry] of this.plans) if (!keep(entry)) this.plans.delete(batchId);
   }
 
-  states(): IterableIterator<PlanState<R>> {
+  entries(): IterableIterator<PlanEntry<R>> {
     return this.plans.values();
   }
 
   get size(): number {
     return this.plans.size;
+  }
+
+  /** Adds a plan unless it is known already (a read-back copy of an own plan changes nothing). */
+  private add(plan: AckBatch, phase: PlanPhase): PlanEntry<R> {
+    const known = this.plans.get(plan.batchId);
+    if (known !== undefined) return known;
+    const entry = new PlanEntry<R>(plan, phase);
+    this.plans.set(plan.batchId, entry);
+    return entry;
   }
 }

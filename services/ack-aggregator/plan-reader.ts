@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AckBatch } from '../../shared/contracts.js';
-import { RetriableError, errorMessage } from '../../shared/errors.js';
-import { headerValue } from '../../shared/headers.js';
+import { errorMessage } from '../../shared/errors.js';
 import type { Admin, KafkaClient } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
 import type { TopicSerde } from '../../shared/serde.js';
+import { readTopicRange } from '../../shared/stage/topic-reader.js';
 
 /** Header on every record the aggregator writes to the batches topic: the consumer group it acknowledges for. */
 export const ACK_GROUP_HEADER = 'ack-group';
-
-export class PlanReadTimeout extends RetriableError {}
 
 export interface PlanReaderSettings {
   kafka: KafkaClient;
@@ -23,59 +21,30 @@ export interface PlanReaderSettings {
 
 /**
  * Reads this group's records from the batches topic written since `sinceMs`, up to the end the
- * topic had when the read began. A throwaway consumer group with no commits does the reading
- * (kafkajs has no group-less fetch); when nothing was written since `sinceMs`, no consumer starts.
+ * topic had when the read began, with a throwaway reading group (no consumer starts when nothing
+ * was written since `sinceMs`).
  */
 export async function readBatchRecords(settings: PlanReaderSettings, sinceMs: number): Promise<AckBatch[]> {
-  const { admin, topic, kafka, serde, groupId, logger } = settings;
+  const { admin, topic, serde, groupId, logger } = settings;
   const [starts, ends] = await Promise.all([admin.fetchTopicOffsetsByTimestamp(topic, Math.max(0, sinceMs)), admin.fetchTopicOffsets(topic)]);
-  const end = new Map(ends.map((e) => [e.partition, Number(e.high)]));
-  const from = new Map(starts.map((s) => [s.partition, Math.min(Number(s.offset), end.get(s.partition) ?? 0)]));
-  const remaining = new Set([...from].filter(([partition, offset]) => offset < (end.get(partition) ?? 0)).map(([p]) => p));
-  if (remaining.size === 0) return [];
-
-  const found: AckBatch[] = [];
-  const consumer = kafka.consumer({ groupId: `${groupId}.plan-reader.${randomUUID()}`, maxWaitTimeInMs: 200, allowAutoTopicCreation: false });
-  let finish: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  // Seeks stored at join time are applied before the first fetch; the offset filter below guards the rest.
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    for (const [partition, offset] of from) consumer.seek({ topic, partition, offset: String(offset) });
+  const to = new Map(ends.map((e) => [e.partition, Number(e.high)]));
+  const from = new Map(starts.map((s) => [s.partition, Math.min(Number(s.offset), to.get(s.partition) ?? 0)]));
+  const read = await readTopicRange(settings.kafka, {
+    topic,
+    groupId: `${groupId}.plan-reader.${randomUUID()}`,
+    from,
+    to,
+    keep: (record) => record.value !== null && record.headers[ACK_GROUP_HEADER] === groupId,
+    timeoutMs: settings.timeoutMs,
   });
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const start = from.get(batch.partition) ?? 0;
-        const stop = end.get(batch.partition) ?? 0;
-        for (const message of batch.messages) {
-          const offset = Number(message.offset);
-          if (offset < start || offset >= stop || message.value === null) continue;
-          if (headerValue(message.headers, ACK_GROUP_HEADER) !== groupId) continue;
-          try {
-            found.push(await serde.decode(message.value));
-          } catch (error) {
-            logger.warn({ topic, partition: batch.partition, offset, err: errorMessage(error) }, 'unreadable batch record skipped');
-          }
-        }
-        if (Number(batch.lastOffset()) >= stop - 1) remaining.delete(batch.partition);
-        if (remaining.size === 0) finish();
-      },
-    });
-    const timeoutMs = settings.timeoutMs ?? 60_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PlanReadTimeout(`reading batch plans took longer than ${timeoutMs} ms`)), timeoutMs);
-    });
+  await read.close().catch(() => undefined);
+  const found: AckBatch[] = [];
+  for (const record of read.records) {
     try {
-      await Promise.race([finished, timeout]);
-    } finally {
-      clearTimeout(timer);
+      found.push(await serde.decode(record.value as Buffer));
+    } catch (error) {
+      logger.warn({ topic, partition: record.partition, offset: record.offset, err: errorMessage(error) }, 'unreadable batch record skipped');
     }
-  } finally {
-    await consumer.disconnect().catch(() => undefined);
   }
   return found;
 }

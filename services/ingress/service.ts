@@ -15,7 +15,8 @@ import { CallbackPublisher } from './publisher.js';
 export interface IngressHandle {
   url: string;
   port: number;
-  registry: Registry;
+  /** The Prometheus registry served on /metrics. */
+  metrics: Registry;
   /** Stops intake, lets in-flight requests finish, flushes and disconnects. */
   stop(): Promise<void>;
 }
@@ -84,7 +85,7 @@ export async function startIngress(config: IngressConfig, logger: Logger = creat
   return {
     url: server.url,
     port: server.port,
-    registry,
+    metrics: registry,
     stop: async () => {
       await server.close();
       await producer.disconnect();

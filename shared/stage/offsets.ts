@@ -174,6 +174,11 @@ export class OffsetCommitter<T = undefined> {
     return this.owned.get(partitionKey(topic, partition));
   }
 
+  /** Marks a record finished; false when its partition or offset is not tracked (an earlier assignment). */
+  finish(topic: string, partition: number, offset: number, payload?: T): boolean {
+    return this.get(topic, partition)?.finish(offset, payload) ?? false;
+  }
+
   /** The partition was revoked or restarts from its committed offset: what it delivered counts no more. */
   release(progress: PartitionProgress<T>): void {
     const id = partitionKey(progress.topic, progress.partition);

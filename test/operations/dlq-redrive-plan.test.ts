@@ -16,6 +16,7 @@ const all: DlqFilter = { reasons: [], errorClasses: [], originalTopics: [] };
 
 function deadLetter(partition: number, offset: number, over: Partial<Record<string, string>> = {}, timestamp = NOW - 1_000): DeadLetterRecord {
   return {
+    topic: topics.dlq,
     partition,
     offset,
     timestamp,
@@ -30,7 +31,7 @@ function deadLetter(partition: number, offset: number, over: Partial<Record<stri
       'original-offset': String(offset * 10),
       'retry-attempt': '4',
       'retry-due-at': '123',
-      'first-failed-at': '100',
+      'first-failed-at': '2023-11-14T22:13:20.000Z',
       'error-class': 'DownstreamUnavailable',
       'error-message': 'HTTP 503',
       'dlq-reason': 'retries-exhausted',

@@ -68,7 +68,7 @@ describe('dead letters', () => {
           'original-partition': String(letter.partition),
           'original-offset': '17',
           'retry-attempt': '2',
-          'first-failed-at': String(now - letter.ageMs - MINUTE),
+          'first-failed-at': new Date(now - letter.ageMs - MINUTE).toISOString(),
           'error-class': letter.errorClass,
           'error-message': 'failed',
           'dlq-reason': letter.reason,

@@ -1,10 +1,10 @@
 import { Header } from '../../shared/headers.js';
-import type { SnapshotRecord } from '../../shared/topic-snapshot.js';
+import type { ConsumedRecord } from '../../shared/stage/records.js';
 import { table } from './output.js';
 import { formatAge, UsageError } from './time-spec.js';
 
 /** A record of the DLQ as read: its timestamp is when it was dead-lettered. */
-export type DeadLetterRecord = SnapshotRecord;
+export type DeadLetterRecord = ConsumedRecord;
 
 /** What an operator sees of one dead letter. */
 export interface DeadLetterView {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createTransactionalProducer, type Admin, type KafkaClient } from '../../shared/kafka.js';
 import { decodeAny, type SchemaRegistryClient } from '../../shared/serde.js';
-import { readSnapshot } from '../../shared/topic-snapshot.js';
+import { readTopicRange } from '../../shared/stage/topic-reader.js';
 import type { TopicNames } from '../../shared/topics.js';
 import {
   formatList,
@@ -68,7 +68,7 @@ export async function dlqList(ctx: DlqContext, opts: { filter: DlqFilter; limit:
     }
   }
   const to = new Map([...offsets].map(([p, o]) => [p, o.high]));
-  const snapshot = await readSnapshot(ctx.kafka, { topic: ctx.topics.dlq, groupId: readerGroup(), from, to });
+  const snapshot = await readTopicRange(ctx.kafka, { topic: ctx.topics.dlq, groupId: readerGroup(), from, to });
   await snapshot.close();
 
   const total = [...offsets.values()].reduce((sum, o) => sum + (o.high - o.low), 0);
@@ -106,7 +106,7 @@ export async function dlqShow(ctx: DlqContext, opts: { partition: number; offset
   }
   const from = new Map([...offsets].map(([p, o]) => [p, p === opts.partition ? opts.offset : o.high]));
   const to = new Map([...offsets].map(([p, o]) => [p, p === opts.partition ? opts.offset + 1 : o.high]));
-  const snapshot = await readSnapshot(ctx.kafka, { topic: ctx.topics.dlq, groupId: readerGroup(), from, to });
+  const snapshot = await readTopicRange(ctx.kafka, { topic: ctx.topics.dlq, groupId: readerGroup(), from, to });
   await snapshot.close();
   const record = snapshot.records[0];
   if (!record) {
@@ -185,7 +185,7 @@ export async function dlqRedrive(ctx: DlqContext, opts: { filter: DlqFilter; exe
   const high = new Map([...offsets].map(([p, o]) => [p, o.high]));
 
   // Reading as the redrive group makes a concurrent redrive see a member and refuse.
-  const snapshot = await readSnapshot(ctx.kafka, { topic: ctx.topics.dlq, groupId: ctx.redriveGroup, from, to: high });
+  const snapshot = await readTopicRange(ctx.kafka, { topic: ctx.topics.dlq, groupId: ctx.redriveGroup, from, to: high });
   try {
     const plan = planRedrive({
       records: snapshot.records,

@@ -78,13 +78,13 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     fulfillment,
     acks,
     summary: async () => ({
-      received: await total(ingress.registry, 'ingress_requests_total', { outcome: 'accepted' }),
+      received: await total(ingress.metrics, 'ingress_requests_total', { outcome: 'accepted' }),
       fulfilled: await total(fulfillment.metrics, 'fulfillment_results_total', { route: 'FULFILLED' }),
       fallback: await total(fulfillment.metrics, 'fulfillment_results_total', { route: 'FALLBACK' }),
       retried: await total(fulfillment.metrics, 'fulfillment_retries_total'),
-      deadLettered: (await total(fulfillment.metrics, 'fulfillment_dead_letters_total')) + (await total(acks.registry, 'ack_dead_lettered_total')),
-      acknowledged: await total(acks.registry, 'ack_items_processed_total'),
-      batches: await total(acks.registry, 'ack_batches_total', { outcome: 'accepted' }),
+      deadLettered: (await total(fulfillment.metrics, 'fulfillment_dead_letters_total')) + (await total(acks.metrics, 'ack_dead_lettered_total')),
+      acknowledged: await total(acks.metrics, 'ack_items_processed_total'),
+      batches: await total(acks.metrics, 'ack_batches_total', { outcome: 'accepted' }),
     }),
     // Upstream first, so each stage drains what the one before it already wrote.
     stop: async () => {
