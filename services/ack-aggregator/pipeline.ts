@@ -3,7 +3,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { EachBatchPayload, Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
 import type { TopicSerde } from '../../shared/serde.js';
-import { UndecodableRecord, type RecordDecoder } from '../../shared/stage/decoder.js';
+import { RegistryUnavailable, UndecodableRecord, type RecordDecoder } from '../../shared/stage/decoder.js';
 import { OffsetCommitter, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
 import { toConsumedRecord, type ConsumedRecord } from '../../shared/stage/records.js';
 import { toAck } from './ack-items.js';
@@ -316,18 +316,23 @@ export class AckPipeline {
   private async decodeAll(sources: ConsumedRecord[]): Promise<Decoded[]> {
     const decoded: Decoded[] = [];
     for (const source of sources) {
-      decoded.push(
-        await this.retrying(async () => {
-          try {
-            return { source, result: await this.deps.results.decode(source.value) };
-          } catch (error) {
-            if (error instanceof UndecodableRecord) return { source, invalid: error.message };
-            throw error;
-          }
-        }),
-      );
+      try {
+        decoded.push(await this.decodeOne(source));
+      } catch (error) {
+        if (!(error instanceof RegistryUnavailable)) throw error;
+        decoded.push(await this.retrying(() => this.decodeOne(source)));
+      }
     }
     return decoded;
+  }
+
+  private async decodeOne(source: ConsumedRecord): Promise<Decoded> {
+    try {
+      return { source, result: await this.deps.results.decode(source.value) };
+    } catch (error) {
+      if (error instanceof UndecodableRecord) return { source, invalid: error.message };
+      throw error;
+    }
   }
 
   private journalHas(entry: Plan): boolean {

@@ -21,11 +21,7 @@ export interface FulfillmentHandle extends StageHandle {
 export async function startFulfillment(c: FulfillmentConfig, deps: StageDeps = {}): Promise<FulfillmentHandle> {
   const policy = retryPolicyOf(c);
   const downstream = new DownstreamClient(downstreamOf(c));
-  const stage = await startStage(
-    stageSettingsOf(c, policy),
-    deps,
-    (kit) => fulfillmentParts(c, kit, downstream),
-  );
+  const stage = await startStage(stageSettingsOf(c, policy), deps, (kit) => fulfillmentParts(c, kit, downstream));
   return { ...stage, breakerState: () => downstream.state };
 }
 
