@@ -119,6 +119,7 @@ it('dead-letters an invalid result on its own and acknowledges the rest', async 
     [Header.errorClass]: 'InvalidAckItem',
   });
   expect(letter.headers[Header.errorMessage]).toContain('needs an errorDirective');
+  expect(letter.headers[Header.firstFailedAt]).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   expect(letter.key).toBe(invalid.sessionId);
   expect((await world.resultSerde.decode(letter.value as Buffer)).eventId).toBe(invalid.eventId);
   expect(meta?.topicName).toBe(world.topics.results);
