@@ -1,4 +1,4 @@
-import { runService } from '../../shared/stage/run.js';
+import { runService } from '../../shared/lifecycle.js';
 import { AckAggregatorEnv } from './config.js';
 import { startAckAggregator } from './service.js';
 

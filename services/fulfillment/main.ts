@@ -1,4 +1,4 @@
-import { runService } from '../../shared/stage/run.js';
+import { runService } from '../../shared/lifecycle.js';
 import { FulfillmentEnv } from './config.js';
 import { startFulfillment } from './service.js';
 

@@ -22,7 +22,8 @@ export interface IngressHandle {
 }
 
 /** Connects to Kafka and the registry, creates the callbacks topic if missing, and serves HTTP. */
-export async function startIngress(config: IngressConfig, logger: Logger = createLogger('ingress', config.LOG_LEVEL)): Promise<IngressHandle> {
+export async function startIngress(config: IngressConfig, deps: { logger?: Logger } = {}): Promise<IngressHandle> {
+  const logger = deps.logger ?? createLogger('ingress', config.LOG_LEVEL);
   const topics = topicNames(config.TOPIC_PREFIX);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ingress', logger });
 

@@ -55,7 +55,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   };
   const ingress = await startIngress(
     loadConfig(IngressEnv, { COGNIGY_WEBHOOK_SECRETS: LOCAL_WEBHOOK_SECRET, SIMULATOR_ENABLED: 'true', INGRESS_PORT: '8080', ...env }),
-    opts.logger.child({ service: 'ingress' }),
+    { logger: opts.logger.child({ service: 'ingress' }) },
   );
   const fulfillment = await startFulfillment(
     loadConfig(FulfillmentEnv, { DOWNSTREAM_URL: `${simulator.url}/v1/fulfill`, FULFILLMENT_PORT: '8082', ...env }),
