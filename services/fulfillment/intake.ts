@@ -6,7 +6,8 @@ import { ShuttingDown } from './errors.js';
 import type { KeyOrderedExecutor } from './key-ordered-executor.js';
 import type { FulfillmentMetrics } from './metrics.js';
 import type { Output } from './output.js';
-import { PartitionWork, partitionId } from './partition-work.js';
+import { partitionKey } from '../../shared/stage/offsets.js';
+import { PartitionWork } from './partition-work.js';
 import type { PauseControl } from './pauses.js';
 import type { RecordProcessor } from './processor.js';
 import { dueAt } from './records.js';
@@ -44,7 +45,7 @@ export class Intake {
     // Every record waiting on an open breaker listens for shutdown.
     setMaxListeners(0, this.stopping.signal);
     deps.output.onFailure((lane, error) => {
-      const work = this.works.get(partitionId(lane.topic, lane.partition));
+      const work = this.works.get(partitionKey(lane.topic, lane.partition));
       if (work?.lane === lane) this.restart(work, error);
     });
   }
@@ -112,7 +113,7 @@ export class Intake {
   }
 
   private async workFor(topic: string, partition: number, fetchedFrom: number): Promise<PartitionWork> {
-    const id = partitionId(topic, partition);
+    const id = partitionKey(topic, partition);
     const existing = this.works.get(id);
     if (existing) return existing;
     const work = new PartitionWork(await this.deps.output.open(topic, partition, fetchedFrom));
@@ -121,7 +122,7 @@ export class Intake {
   }
 
   private orderingKey(record: ConsumedRecord): string {
-    const base = partitionId(record.topic, record.partition);
+    const base = partitionKey(record.topic, record.partition);
     if (this.deps.ordering === 'partition') return base;
     // Records without a key belong to no session and need no order among themselves.
     return record.key ? `${base}:${record.key.toString('latin1')}` : `${base}@${record.offset}`;

@@ -1,3 +1,4 @@
+import { partitionKey } from '../../shared/stage/offsets.js';
 import type { Lane } from './output.js';
 
 /**
@@ -23,10 +24,7 @@ export class PartitionWork {
   }
 
   get id(): string {
-    return partitionId(this.topic, this.partition);
+    return partitionKey(this.topic, this.partition);
   }
 }
 
-export function partitionId(topic: string, partition: number): string {
-  return `${topic}:${partition}`;
-}
