@@ -1,8 +1,9 @@
 import { errorMessage } from '../../shared/errors.js';
-import { parseJson, type CognigyAuth, type FetchLike } from './auth.js';
-import { parseRetryAfter } from './backoff.js';
+import { parseJson, type CognigyAuth, type FetchLike } from '../../shared/cognigy/auth.js';
+import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from '../../shared/cognigy/errors.js';
+import { parseRetryAfter } from '../../shared/cognigy/retry-after.js';
 import type { AckRequest } from './batching.js';
-import { BatchRejected, CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable, CountMismatch, SubmissionAborted } from './errors.js';
+import { BatchRejected, CountMismatch, SubmissionAborted } from './errors.js';
 
 export interface CognigyClientSettings {
   baseUrl: string;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
-import { ApiKeyAuth, OAuthClientCredentials, type CognigyAuth, type OAuthDeps } from './auth.js';
+import { ApiKeyAuth, OAuthClientCredentials, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 
 /** Cognigy accepts at most this many items in one batch-acknowledge call. */
 export const COGNIGY_MAX_BATCH = 500;

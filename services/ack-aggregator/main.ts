@@ -8,6 +8,6 @@ import { startAckAggregator } from './service.js';
  * writes each batch's plan and outcome to cognigy.acks.batches.v1; results Cognigy would refuse
  * go to cognigy.callbacks.dlq. Item mapping in ack-items.ts, windows and batch identity in
  * batching.ts, the plan lifecycle in plan-lifecycle.ts, answers in cognigy-client.ts, OAuth2 in
- * auth.ts, the Kafka side in pipeline.ts, assembled on the stage kit (shared/stage) in service.ts.
+ * shared/cognigy/auth.ts, the Kafka side in pipeline.ts, assembled on the stage kit (shared/stage) in service.ts.
  */
 runService('ack-aggregator', AckAggregatorEnv, startAckAggregator);

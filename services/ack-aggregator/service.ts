@@ -1,7 +1,7 @@
 import { TopicSerde } from '../../shared/serde.js';
 import { RecordDecoder } from '../../shared/stage/decoder.js';
 import { startStage, type StageDeps, type StageHandle } from '../../shared/stage/stage.js';
-import type { FetchLike } from './auth.js';
+import type { FetchLike } from '../../shared/cognigy/auth.js';
 import { CognigyClient } from './cognigy-client.js';
 import { cognigyAuthOf, stageSettingsOf, type AckAggregatorConfig } from './config.js';
 import { ackMetrics } from './metrics.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { IBackoff, IRetryBackoffContext } from 'cockatiel';
-import { parseRetryAfter, submitBackoff } from '../../services/ack-aggregator/backoff.js';
-import { CognigyRateLimited, CognigyUnavailable } from '../../services/ack-aggregator/errors.js';
+import { submitBackoff } from '../../services/ack-aggregator/backoff.js';
+import { CognigyRateLimited, CognigyUnavailable } from '../../shared/cognigy/errors.js';
+import { parseRetryAfter } from '../../shared/cognigy/retry-after.js';
 
 const failure = (error: Error, attempt: number): IRetryBackoffContext<unknown> => ({
   attempt,

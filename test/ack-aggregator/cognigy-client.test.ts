@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeyAuth, OAuthClientCredentials, type FetchLike } from '../../services/ack-aggregator/auth.js';
+import { ApiKeyAuth, OAuthClientCredentials, type FetchLike } from '../../shared/cognigy/auth.js';
 import { classifyAckResponse, CognigyClient } from '../../services/ack-aggregator/cognigy-client.js';
-import {
-  BatchRejected,
-  CognigyRateLimited,
-  CognigyUnauthorized,
-  CognigyUnavailable,
-  CountMismatch,
-} from '../../services/ack-aggregator/errors.js';
+import { BatchRejected, CountMismatch } from '../../services/ack-aggregator/errors.js';
+import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from '../../shared/cognigy/errors.js';
 import type { AckRequest } from '../../services/ack-aggregator/batching.js';
 
 const ok = (body: object) => ({ status: 200, body: JSON.stringify(body), retryAfter: null });

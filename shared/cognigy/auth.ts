@@ -1,6 +1,6 @@
+import { errorMessage } from '../errors.js';
 import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from './errors.js';
-import { parseRetryAfter } from './backoff.js';
-import { errorMessage } from '../../shared/errors.js';
+import { parseRetryAfter } from './retry-after.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -15,12 +15,18 @@ export interface CognigyAuth {
   invalidate(used: Record<string, string>): boolean;
 }
 
-/** `COGNIGY_AUTH=api-key`: the key in `X-API-Key` on every call, as Cognigy's REST API documents. */
+/**
+ * A fixed API key on every call: in `X-API-Key` as Cognigy's REST API documents (the default), or
+ * in `X-Cognigy-Api-Key` as its runtime API for session variables expects.
+ */
 export class ApiKeyAuth implements CognigyAuth {
-  constructor(private readonly apiKey: string) {}
+  constructor(
+    private readonly apiKey: string,
+    private readonly header = 'x-api-key',
+  ) {}
 
   async headers(): Promise<Record<string, string>> {
-    return { 'x-api-key': this.apiKey };
+    return { [this.header]: this.apiKey };
   }
 
   invalidate(): boolean {
