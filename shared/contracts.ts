@@ -50,6 +50,8 @@ export interface FulfillmentResult {
   confidence: number | null;
   threshold: number | null;
   downstreamStatus: number | null;
+  /** The downstream's answer as JSON text (at most 4 KiB), for FULFILLED results. */
+  response: string | null;
   attempts: number;
   processedAt: string;
   latencyMs: number;

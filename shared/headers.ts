@@ -14,6 +14,9 @@ export const Header = {
   errorMessage: 'error-message',
   dlqReason: 'dlq-reason',
   redrivenFrom: 'redriven-from',
+  /** On results: where the callback sits on cognigy.callbacks.v1, its place in its session's order. */
+  callbackPartition: 'callback-partition',
+  callbackOffset: 'callback-offset',
 } as const;
 
 export type HeaderName = (typeof Header)[keyof typeof Header];

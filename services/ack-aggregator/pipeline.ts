@@ -7,7 +7,7 @@ import { RegistryUnavailable, UndecodableRecord, type RecordDecoder } from '../.
 import { OffsetCommitter, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
 import { toConsumedRecord, type ConsumedRecord } from '../../shared/stage/records.js';
 import { toAck } from './ack-items.js';
-import type { BackoffSettings } from './backoff.js';
+import type { BackoffSettings } from '../../shared/cognigy/backoff.js';
 import { BatchOutcomes, type Plan } from './batch-outcomes.js';
 import { ackRequest, planBatches, planRecord, type BatchLimits, type PendingAck } from './batching.js';
 import type { CognigyClient } from './cognigy-client.js';

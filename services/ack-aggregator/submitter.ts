@@ -1,4 +1,4 @@
-import { submitRetryPolicy, type BackoffSettings } from './backoff.js';
+import { submitRetryPolicy, type BackoffSettings } from '../../shared/cognigy/backoff.js';
 import type { AckRequest } from './batching.js';
 import type { AckAnswer, CognigyClient } from './cognigy-client.js';
 

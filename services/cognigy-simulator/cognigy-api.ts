@@ -51,6 +51,10 @@ export interface CognigyFaults {
   latencyMs?: number;
   /** Until `until` (epoch ms) every call answers 503 (`status`) or has its connection reset (`reset`). */
   outage?: { until: number; mode: 'status' | 'reset' };
+  /** The next `count` session-variable calls answer 429, with `Retry-After: retryAfterS` when given. */
+  variablesRateLimit?: { count: number; retryAfterS?: number };
+  /** The next n session-variable calls answer 500. */
+  variablesServerErrors?: number;
 }
 
 export const FaultRequest = z.object({
@@ -64,6 +68,10 @@ export const FaultRequest = z.object({
   outage: z.object({ durationMs: z.number().int().min(0), mode: z.enum(['status', 'reset']).default('status') }).optional(),
   /** Revokes every token issued so far: the next call with one of them is answered 401. */
   expireTokens: z.boolean().optional(),
+  variablesRateLimit: z.object({ count: z.number().int().min(0), retryAfterS: z.number().min(0).optional() }).optional(),
+  variablesServerErrors: z.number().int().min(0).optional(),
+  /** Sessions that no longer exist: writing their variables answers 404. */
+  goneSessions: z.array(z.string().min(1)).optional(),
 });
 export type FaultRequest = z.input<typeof FaultRequest>;
 
@@ -98,6 +106,16 @@ export interface BatchCallRecord {
   webhookIds: string[];
 }
 
+export interface SessionVariablesCall {
+  /** Arrival time (epoch ms). */
+  at: number;
+  sessionId: string;
+  status: number;
+  auth: 'bearer' | 'api-key' | 'none';
+  /** The variables sent, when the body was valid. */
+  variables: Record<string, unknown> | null;
+}
+
 export interface AppliedBatch {
   batchId: string;
   idempotencyKey: string;
@@ -117,7 +135,12 @@ export interface CognigyApiState {
   acknowledged: Map<string, number>;
   /** The last status each webhookId was acknowledged with. */
   ackStatuses: Map<string, { status: string; errorDirective: string | null }>;
+  /** Every session's variables as written so far (later writes merged over earlier ones). */
   sessionVariables: Map<string, Record<string, unknown>>;
+  /** Every session-variable call, in arrival order. */
+  sessionCalls: SessionVariablesCall[];
+  /** Sessions answered 404 (gone). */
+  goneSessions: Set<string>;
   /** Adds faults (the admin endpoint's body). */
   inject(request: FaultRequest): void;
   clearFaults(): void;
@@ -140,6 +163,11 @@ const BatchItem = z
       ctx.addIssue({ code: 'custom', path: ['errorDirective'], message: 'not allowed when status is ACKNOWLEDGED' });
     }
   });
+
+/** The runtime API's body: `{"variables": {...}}`, at least one variable. */
+const VariablesBody = z.object({
+  variables: z.record(z.string().min(1), z.unknown()).refine((v) => Object.keys(v).length > 0, 'expected at least one variable'),
+});
 
 function batchBody(maxBatch: number) {
   return z
@@ -184,10 +212,13 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
     acknowledged: new Map(),
     ackStatuses: new Map(),
     sessionVariables: new Map(),
+    sessionCalls: [],
+    goneSessions: new Set(),
     inject(request) {
       const parsed = FaultRequest.parse(request);
-      const { outage, expireTokens, ...counted } = parsed;
+      const { outage, expireTokens, goneSessions, ...counted } = parsed;
       Object.assign(state.faults, counted);
+      for (const id of goneSessions ?? []) state.goneSessions.add(id);
       if (outage !== undefined) state.faults.outage = { until: Date.now() + outage.durationMs, mode: outage.mode };
       if (expireTokens === true) for (const t of state.tokens) t.revoked = true;
     },
@@ -203,6 +234,8 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
       state.acknowledged.clear();
       state.ackStatuses.clear();
       state.sessionVariables.clear();
+      state.sessionCalls = [];
+      state.goneSessions.clear();
     },
   };
 
@@ -319,20 +352,37 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
   });
 
   router.post(COGNIGY_PATHS.sessionVariables, faultsFirst, express.json({ limit: '256kb' }), (req: Request, res: Response) => {
-    const key = req.get('x-cognigy-api-key') ?? '';
-    if (!state.settings.apiKeys.some((k) => safeEqual(key, k))) {
-      res.status(401).json({ error: 'unauthorized', message: 'a valid X-Cognigy-Api-Key is required' });
-      return;
+    const call: SessionVariablesCall = { at: Date.now(), sessionId: String(req.params.sessionId), status: 0, auth: 'none', variables: null };
+    state.sessionCalls.push(call);
+    const answer = (status: number, body: object, headers: Record<string, string> = {}) => {
+      call.status = status;
+      res.status(status).set(headers).json(body);
+    };
+    // The runtime API takes its key as X-Cognigy-Api-Key; a bearer token from the token endpoint works too.
+    const key = req.get('x-cognigy-api-key');
+    const who = key === undefined ? authorise(state, req) : { ok: state.settings.apiKeys.some((k) => safeEqual(key, k)), auth: 'api-key' as const };
+    call.auth = who.auth;
+    if (!who.ok) return answer(401, { error: 'unauthorized', message: 'a valid X-Cognigy-Api-Key or Bearer token is required' });
+
+    const faults = state.faults;
+    if (faults.variablesRateLimit && faults.variablesRateLimit.count > 0) {
+      faults.variablesRateLimit.count -= 1;
+      const retryAfterS = faults.variablesRateLimit.retryAfterS;
+      return answer(429, { error: 'too_many_requests' }, retryAfterS === undefined ? {} : { 'Retry-After': String(retryAfterS) });
     }
-    const body: unknown = req.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      res.status(400).json({ error: 'validation_failed', message: 'expected a JSON object of variables' });
-      return;
+    if ((faults.variablesServerErrors ?? 0) > 0) {
+      faults.variablesServerErrors = (faults.variablesServerErrors ?? 0) - 1;
+      return answer(500, { error: 'internal_error' });
     }
-    const sessionId = String(req.params.sessionId);
-    const variables = { ...(state.sessionVariables.get(sessionId) ?? {}), ...(body as Record<string, unknown>) };
-    state.sessionVariables.set(sessionId, variables);
-    res.json({ sessionId, variables });
+    const parsed = VariablesBody.safeParse(req.body);
+    if (!parsed.success) {
+      return answer(400, { error: 'validation_failed', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+    }
+    if (state.goneSessions.has(call.sessionId)) return answer(404, { error: 'not_found', message: `session ${call.sessionId} does not exist` });
+    call.variables = parsed.data.variables;
+    const variables = { ...(state.sessionVariables.get(call.sessionId) ?? {}), ...parsed.data.variables };
+    state.sessionVariables.set(call.sessionId, variables);
+    return answer(200, { sessionId: call.sessionId, variables });
   });
 
   router.post('/admin/cognigy/faults', express.json(), (req: Request, res: Response) => {
@@ -373,6 +423,9 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
   });
   router.get('/admin/cognigy/tokens', (_req: Request, res: Response) => {
     res.json({ tokens: state.tokens, requests: state.tokenRequests });
+  });
+  router.get('/admin/cognigy/session-calls', (_req: Request, res: Response) => {
+    res.json({ calls: state.sessionCalls });
   });
   router.get('/admin/cognigy/sessions/:sessionId/variables', (req: Request, res: Response) => {
     res.json({ sessionId: req.params.sessionId, variables: state.sessionVariables.get(String(req.params.sessionId)) ?? {} });

@@ -91,7 +91,7 @@ export interface ResultSubject {
 export function buildResult(
   subject: ResultSubject,
   ending: Ending,
-  details: { attempts: number; threshold: number | null; downstreamStatus: number | null; now: number },
+  details: { attempts: number; threshold: number | null; downstreamStatus: number | null; response?: string | null; now: number },
 ): FulfillmentResult {
   const receivedAt = subject.receivedAt === null ? NaN : Date.parse(subject.receivedAt);
   return {
@@ -103,6 +103,7 @@ export function buildResult(
     confidence: subject.confidence,
     threshold: details.threshold,
     downstreamStatus: details.downstreamStatus,
+    response: details.response ?? null,
     attempts: details.attempts,
     processedAt: new Date(details.now).toISOString(),
     // From the ingress receipt to this result, retries included; 0 when the receipt time is unknown.

@@ -40,7 +40,12 @@ export interface DownstreamRequest {
 export interface DownstreamReply {
   status: number;
   latencyMs: number;
+  /** The 2xx answer as JSON text (a non-JSON answer as a JSON string); null when empty or over RESPONSE_LIMIT_BYTES. */
+  response: string | null;
 }
+
+/** Answers larger than this are not carried on the result (results stay small records). */
+export const RESPONSE_LIMIT_BYTES = 4_096;
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 export type CallOutcome = 'ok' | 'timeout' | 'unavailable' | 'rejected';
@@ -154,9 +159,9 @@ export class DownstreamClient {
       entities: request.entities,
       correlationId: request.correlationId,
     });
-    let status: number;
+    let answer: { status: number; body: Buffer | null };
     try {
-      status = await this.timeout.execute(async ({ signal }) => {
+      answer = await this.timeout.execute(async ({ signal }) => {
         try {
           return await this.post(body, headers, signal);
         } catch (error) {
@@ -174,9 +179,10 @@ export class DownstreamClient {
       throw new DownstreamUnavailable(`downstream unreachable: ${errorMessage(error)}`, null, { cause: error });
     }
     const latencyMs = performance.now() - started;
+    const status = answer.status;
     if (status >= 200 && status < 300) {
       this.observe('ok', latencyMs / 1_000);
-      return { status, latencyMs };
+      return { status, latencyMs, response: responseText(answer.body) };
     }
     if (status === 408 || status === 429 || status >= 500) {
       this.observe('unavailable', latencyMs / 1_000);
@@ -190,14 +196,20 @@ export class DownstreamClient {
    * node:http with a keep-alive agent rather than fetch: at thousands of calls per second, fetch's
    * web streams cost several times the CPU of the call itself.
    */
-  private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<number> {
+  private post(body: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ status: number; body: Buffer | null }> {
     return new Promise((resolve, reject) => {
       const request = this.request(
         this.url,
         { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: this.agent, signal },
         (response) => {
-          response.resume();
-          response.once('end', () => resolve(response.statusCode ?? 0));
+          // The answer is kept up to the limit (results carry it); past it, the rest is only drained.
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size <= RESPONSE_LIMIT_BYTES) chunks.push(chunk);
+          });
+          response.once('end', () => resolve({ status: response.statusCode ?? 0, body: size <= RESPONSE_LIMIT_BYTES ? Buffer.concat(chunks) : null }));
           response.once('error', reject);
         },
       );
@@ -226,5 +238,16 @@ export class DownstreamClient {
     if (this.blocked === blocked) return;
     this.blocked = blocked;
     for (const listener of this.blockedListeners) listener(blocked);
+  }
+}
+
+/** An answer body as JSON text: JSON as sent (compacted), other text as a JSON string; null when empty or too large. */
+export function responseText(body: Buffer | null): string | null {
+  if (body === null || body.length === 0) return null;
+  const text = body.toString('utf8');
+  try {
+    return JSON.stringify(JSON.parse(text));
+  } catch {
+    return JSON.stringify(text);
   }
 }

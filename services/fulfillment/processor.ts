@@ -65,14 +65,14 @@ export class RecordProcessor {
     if (this.deps.recent.has(callback.eventId)) return { outcome: 'duplicate', outputs: [] };
     const { route: to, threshold } = route(callback, this.deps.thresholds);
     if (to === 'fallback') return this.ended(record, callback, 'fallback', { attempts: 0, threshold, downstreamStatus: null });
-    let downstreamStatus: number;
+    let reply: { status: number; response: string | null };
     try {
-      downstreamStatus = (await this.deps.downstream.fulfill(downstreamRequest(callback, record), signal)).status;
+      reply = await this.deps.downstream.fulfill(downstreamRequest(callback, record), signal);
     } catch (error) {
       if (error instanceof ShuttingDown) throw error;
       return this.failed(record, callback, { attempt, threshold, error, state });
     }
-    return this.ended(record, callback, 'fulfilled', { attempts: attempt, threshold, downstreamStatus });
+    return this.ended(record, callback, 'fulfilled', { attempts: attempt, threshold, downstreamStatus: reply.status, response: reply.response });
   }
 
   private async failed(
@@ -112,7 +112,7 @@ export class RecordProcessor {
     record: ConsumedRecord,
     subject: ResultSubject,
     ending: Ending,
-    details: { attempts: number; threshold: number | null; downstreamStatus: number | null },
+    details: { attempts: number; threshold: number | null; downstreamStatus: number | null; response?: string | null },
   ): Promise<Completion> {
     const now = this.now();
     const result = buildResult(subjectOf(subject), ending, { ...details, now });

@@ -64,14 +64,21 @@ export function deadLetterRecord(record: ConsumedRecord, state: AttemptState, f:
   return kitDeadLetter(record, f.topic, f.reason, failureOf(state, f));
 }
 
-/** The headers every result carries: event-id, correlation-id, received-at, traceparent when given. */
+/**
+ * The headers every result carries: event-id, correlation-id, received-at, traceparent when given,
+ * and callback-partition/callback-offset: where the callback was written by the ingress (from the
+ * `original-*` headers once it went through a retry tier or the DLQ), so readers of results can
+ * tell a session's newer callback from an older one whose result came late.
+ */
 export function resultHeaders(
   subject: { eventId: string; correlationId: string; receivedAt: string | null },
-  record: Pick<ConsumedRecord, 'headers'>,
+  record: Pick<ConsumedRecord, 'headers' | 'partition' | 'offset'>,
 ): Record<string, string> {
   const headers: Record<string, string> = {
     [Header.eventId]: subject.eventId,
     [Header.correlationId]: subject.correlationId,
+    [Header.callbackPartition]: record.headers[Header.originalPartition] ?? String(record.partition),
+    [Header.callbackOffset]: record.headers[Header.originalOffset] ?? String(record.offset),
   };
   const receivedAt = record.headers[Header.receivedAt] ?? subject.receivedAt;
   if (receivedAt) headers[Header.receivedAt] = receivedAt;

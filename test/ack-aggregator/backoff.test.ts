@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IBackoff, IRetryBackoffContext } from 'cockatiel';
-import { submitBackoff } from '../../services/ack-aggregator/backoff.js';
+import { submitBackoff } from '../../shared/cognigy/backoff.js';
 import { CognigyRateLimited, CognigyUnavailable } from '../../shared/cognigy/errors.js';
 import { parseRetryAfter } from '../../shared/cognigy/retry-after.js';
 

@@ -124,8 +124,16 @@ describe('Cognigy API simulator', () => {
         headers: { 'content-type': 'application/json', 'x-cognigy-api-key': key },
         body: JSON.stringify(body),
       });
-    expect((await post('wrong', { a: 1 })).status).toBe(401);
-    expect((await post(SIMULATOR_CREDENTIALS.apiKey, { a: 1 })).status).toBe(200);
-    expect(await (await post(SIMULATOR_CREDENTIALS.apiKey, { b: 2 })).json()).toEqual({ sessionId: 's-1', variables: { a: 1, b: 2 } });
+    expect((await post('wrong', { variables: { a: 1 } })).status).toBe(401);
+    expect((await post(SIMULATOR_CREDENTIALS.apiKey, { variables: { a: 1 } })).status).toBe(200);
+    expect(await (await post(SIMULATOR_CREDENTIALS.apiKey, { variables: { b: 2 } })).json()).toEqual({ sessionId: 's-1', variables: { a: 1, b: 2 } });
+    const refused = await post(SIMULATOR_CREDENTIALS.apiKey, { b: 3 });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ issues: [{ path: 'variables' }] });
+    sim.cognigy.inject({ goneSessions: ['s-1'], variablesRateLimit: { count: 1, retryAfterS: 2 } });
+    const limited = await post(SIMULATOR_CREDENTIALS.apiKey, { variables: { c: 1 } });
+    expect([limited.status, limited.headers.get('retry-after')]).toEqual([429, '2']);
+    expect((await post(SIMULATOR_CREDENTIALS.apiKey, { variables: { c: 1 } })).status).toBe(404);
+    expect(sim.cognigy.sessionCalls.map((c) => c.status)).toEqual([401, 200, 200, 400, 429, 404]);
   });
 });

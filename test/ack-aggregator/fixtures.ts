@@ -13,6 +13,7 @@ export function result(overrides: Partial<FulfillmentResult> = {}): FulfillmentR
     confidence: 0.95,
     threshold: 0.8,
     downstreamStatus: 200,
+    response: '{"status":"fulfilled"}',
     attempts: 1,
     processedAt: new Date('2025-01-01T00:00:00Z').toISOString(),
     latencyMs: 12,

@@ -52,7 +52,7 @@ describe('result building', () => {
     const result = buildResult(
       { eventId: 'e', correlationId: 'c', sessionId: 's', intent: 'i', confidence: 0.9, receivedAt: new Date(now - 250).toISOString() },
       'fulfilled',
-      { attempts: 1, threshold: 0.8, downstreamStatus: 200, now },
+      { attempts: 1, threshold: 0.8, downstreamStatus: 200, response: '{"ok":true}', now },
     );
     expect(result).toEqual({
       eventId: 'e',
@@ -65,6 +65,7 @@ describe('result building', () => {
       confidence: 0.9,
       threshold: 0.8,
       downstreamStatus: 200,
+      response: '{"ok":true}',
       attempts: 1,
       processedAt: new Date(now).toISOString(),
       latencyMs: 250,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
-import { DownstreamClient, type DownstreamRequest } from '../../services/fulfillment/downstream-client.js';
+import { DownstreamClient, RESPONSE_LIMIT_BYTES, responseText, type DownstreamRequest } from '../../services/fulfillment/downstream-client.js';
 import { DownstreamRejected, DownstreamTimeout, DownstreamUnavailable, ShuttingDown } from '../../services/fulfillment/errors.js';
 
 const request = (eventId: string): DownstreamRequest => ({
@@ -10,6 +10,16 @@ const request = (eventId: string): DownstreamRequest => ({
   intent: 'order_status',
   entities: { orderId: '42' },
   traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+});
+
+describe('the answer a result carries', () => {
+  it('is the JSON answer compacted, other text as a JSON string, nothing when empty or too large', () => {
+    expect(responseText(Buffer.from('{ "text": "Your order ships today" }'))).toBe('{"text":"Your order ships today"}');
+    expect(responseText(Buffer.from('plain words'))).toBe('"plain words"');
+    expect(responseText(Buffer.alloc(0))).toBeNull();
+    expect(responseText(null)).toBeNull();
+    expect(RESPONSE_LIMIT_BYTES).toBe(4_096);
+  });
 });
 
 describe('downstream client against the simulator', () => {
@@ -29,6 +39,7 @@ describe('downstream client against the simulator', () => {
   it('posts the DESIGN body with the event id as Idempotency-Key', async () => {
     const reply = await client().fulfill(request('e1'), never);
     expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.response!)).toMatchObject({ status: 'fulfilled', sessionId: 'session-1', replay: false });
     expect(simulator.downstream.calls).toEqual([
       expect.objectContaining({
         idempotencyKey: 'e1',

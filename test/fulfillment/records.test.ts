@@ -111,12 +111,20 @@ describe('retry and dead-letter records', () => {
 describe('result headers and identity', () => {
   it('puts event-id, correlation-id, received-at and traceparent when given on a result', () => {
     const subject = { eventId: 'evt-1', correlationId: 'corr-1', receivedAt: '2026-01-01T00:00:00.000Z' };
-    expect(resultHeaders(subject, { headers: { [Header.traceparent]: 'tp', other: 'x' } })).toEqual({
+    expect(resultHeaders(subject, { partition: 2, offset: 41, headers: { [Header.traceparent]: 'tp', other: 'x' } })).toEqual({
       [Header.eventId]: 'evt-1',
       [Header.correlationId]: 'corr-1',
+      [Header.callbackPartition]: '2',
+      [Header.callbackOffset]: '41',
       [Header.receivedAt]: '2026-01-01T00:00:00.000Z',
       [Header.traceparent]: 'tp',
     });
+  });
+
+  it("places a retried callback's result where the callback was written, not where its retry was", () => {
+    const subject = { eventId: 'evt-1', correlationId: 'corr-1', receivedAt: null };
+    const retried = { partition: 0, offset: 7, headers: { [Header.originalTopic]: 'cognigy.callbacks.v1', [Header.originalPartition]: '2', [Header.originalOffset]: '41' } };
+    expect(resultHeaders(subject, retried)).toMatchObject({ [Header.callbackPartition]: '2', [Header.callbackOffset]: '41' });
   });
 
   it('recovers the identity of an undecodable record from its key and headers, or not at all', () => {

@@ -32,6 +32,7 @@ describe('fulfillment routing against the real broker', () => {
       downstreamStatus: 200,
       attempts: 1,
     });
+    expect(JSON.parse(only!.result.response!)).toMatchObject({ status: 'fulfilled', sessionId: callback.sessionId });
     expect(only!.record.key).toBe(callback.sessionId);
     expect(only!.record.headers).toMatchObject({
       [Header.eventId]: callback.eventId,

@@ -1,6 +1,6 @@
 import { DelegateBackoff, ExponentialBackoff, handleWhen, retry, type IBackoff, type IRetryBackoffContext, type RetryPolicy } from 'cockatiel';
-import { isRetriable } from '../../shared/errors.js';
-import { CognigyRateLimited } from '../../shared/cognigy/errors.js';
+import { isRetriable } from '../errors.js';
+import { CognigyRateLimited } from './errors.js';
 
 export interface BackoffSettings {
   baseDelayMs: number;
@@ -8,7 +8,7 @@ export interface BackoffSettings {
 }
 
 /**
- * Delays between batch attempts: exactly what a 429's Retry-After asked for, otherwise exponential
+ * Delays between attempts of one Cognigy call: exactly what a 429's Retry-After asked for, otherwise exponential
  * backoff with decorrelated jitter (cockatiel's default generator), capped at `maxDelayMs`.
  */
 export function submitBackoff(settings: BackoffSettings): DelegateBackoff<IRetryBackoffContext<unknown>, IBackoff<unknown>> {
@@ -21,10 +21,13 @@ export function submitBackoff(settings: BackoffSettings): DelegateBackoff<IRetry
   });
 }
 
-/** Retries every retriable failure for as long as it takes; the caller's AbortSignal ends it. */
-export function submitRetryPolicy(settings: BackoffSettings): RetryPolicy {
+/**
+ * Retries every failure `retriable` accepts (by default every RetriableError) for as long as it
+ * takes; the caller's AbortSignal ends it.
+ */
+export function submitRetryPolicy(settings: BackoffSettings, retriable: (error: Error) => boolean = isRetriable): RetryPolicy {
   return retry(
-    handleWhen((error) => isRetriable(error)),
+    handleWhen((error) => retriable(error)),
     { maxAttempts: Number.POSITIVE_INFINITY, backoff: submitBackoff(settings) },
   ).dangerouslyUnref();
 }
