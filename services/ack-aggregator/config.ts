@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import { ApiKeyAuth, OAuthClientCredentials, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 
 /** Cognigy accepts at most this many items in one batch-acknowledge call. */
@@ -13,6 +14,7 @@ export const AckAggregatorEnv = z
   .object({
     ...commonEnv,
     ...topicCatalogEnv,
+    ...deadLetterNotifyEnv,
     ACK_GROUP_ID: z.string().min(1).default('cognigy-ack-aggregator'),
     ACK_MAX_BATCH: env.int(COGNIGY_MAX_BATCH, 1, COGNIGY_MAX_BATCH),
     ACK_WINDOW_MS: env.int(5_000, 1, 600_000),
@@ -43,6 +45,7 @@ export const AckAggregatorEnv = z
     COGNIGY_RETRY_MAX_DELAY_MS: env.int(30_000, 1, 3_600_000),
   })
   .superRefine((c, ctx) => {
+    checkDeadLetterNotify(c, ctx);
     if (c.COGNIGY_AUTH === 'oauth2') {
       for (const key of ['COGNIGY_CLIENT_ID', 'COGNIGY_CLIENT_SECRET'] as const) {
         if (c[key] === '') ctx.addIssue({ code: 'custom', path: [key], message: 'expected a value when COGNIGY_AUTH=oauth2' });

@@ -2,6 +2,7 @@ import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import type { AckBatch } from '../../shared/contracts.js';
 import type { Producer } from '../../shared/kafka.js';
 import type { TopicSerde } from '../../shared/serde.js';
+import type { DeadLetterNotifier } from '../../shared/stage/dead-letter-notifier.js';
 import { byTopic, type OutRecord } from '../../shared/stage/records.js';
 import { ACK_GROUP_HEADER } from './plan-reader.js';
 
@@ -20,18 +21,23 @@ export function untilDone(signal: AbortSignal): UntilDone {
   return (work) => policy.execute(() => work(), signal);
 }
 
-/** Kafka writes the pipeline cannot do without (plans, outcomes, DLQ): retried until they succeed. */
+/**
+ * Kafka writes the pipeline cannot do without (plans, outcomes, DLQ): retried until they succeed.
+ * Dead letters are announced (DLQ_NOTIFY_URL) once the broker acknowledged them, never before.
+ */
 export class DurableWriter {
   constructor(
     private readonly producer: Producer,
     private readonly batchSerde: TopicSerde<'AckBatch'>,
     private readonly batches: { topic: string; groupId: string },
     private readonly retrying: UntilDone,
+    private readonly deadLetters: DeadLetterNotifier,
   ) {}
 
   async send(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return;
     await this.retrying(() => this.producer.sendBatch({ topicMessages: byTopic(records), acks: -1 }));
+    this.deadLetters.notify(records);
   }
 
   /** A plan or an outcome on the batches topic, tagged with the group so another group's read-back skips it. */

@@ -2,6 +2,7 @@ import type { AckBatch, FulfillmentResult } from '../../shared/contracts.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { EachBatchPayload, Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
+import type { DeadLetterNotifier } from '../../shared/stage/dead-letter-notifier.js';
 import type { TopicSerde } from '../../shared/serde.js';
 import { RegistryUnavailable, UndecodableRecord, type RecordDecoder } from '../../shared/stage/decoder.js';
 import { OffsetCommitter, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
@@ -44,6 +45,8 @@ export interface PipelineDeps {
   client: CognigyClient;
   metrics: AckMetrics;
   logger: Logger;
+  /** Told about every dead letter once it is written. */
+  deadLetters: DeadLetterNotifier;
 }
 
 /**
@@ -95,7 +98,7 @@ export class AckPipeline {
       onCommit: (outcome) => deps.metrics.commits.inc({ outcome }),
       logger: deps.logger,
     });
-    this.writer = new DurableWriter(deps.producer, deps.batchSerde, { topic: settings.batchesTopic, groupId: settings.groupId }, this.retrying);
+    this.writer = new DurableWriter(deps.producer, deps.batchSerde, { topic: settings.batchesTopic, groupId: settings.groupId }, this.retrying, deps.deadLetters);
     this.outcomes = new BatchOutcomes({
       writer: this.writer,
       commits: this.commits,

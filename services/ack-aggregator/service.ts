@@ -50,6 +50,7 @@ export async function startAckAggregator(c: AckAggregatorConfig, deps: AckAggreg
         client,
         metrics,
         logger,
+        deadLetters: kit.deadLetters,
       },
     );
     return {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { RETRY_LIMITS, RetryPolicySchema, retryTiers, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { DownstreamSettings } from './downstream-client.js';
@@ -11,6 +12,7 @@ export const FulfillmentEnv = z
   .object({
     ...commonEnv,
     ...topicCatalogEnv,
+    ...deadLetterNotifyEnv,
     FULFILLMENT_GROUP_ID: z.string().min(1).default('cognigy-fulfillment'),
     FULFILLMENT_PORT: env.int(8082, 0, 65_535),
     FULFILLMENT_HOST: z.string().default('0.0.0.0'),
@@ -37,6 +39,7 @@ export const FulfillmentEnv = z
     FULFILLMENT_TRANSACTIONAL_ID_PREFIX: z.string().min(1).optional(),
   })
   .superRefine((c, ctx) => {
+    checkDeadLetterNotify(c, ctx);
     const overrides = parseThresholdOverrides(c.CONFIDENCE_THRESHOLDS);
     if (!overrides.ok) ctx.addIssue({ code: 'custom', path: ['CONFIDENCE_THRESHOLDS'], message: overrides.error });
     const policy = RetryPolicySchema.safeParse(policyFields(c));

@@ -1,6 +1,7 @@
 import type { DedupWindow } from '../../shared/dedup-window.js';
 import { createTransactionalProducer, type Admin, type KafkaClient, type Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
+import type { DeadLetterNotifier } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageKit } from '../../shared/stage/stage.js';
 import { OffsetCommitter, PartitionProgress, partitionKey, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
 import { byTopic, type OutRecord } from '../../shared/stage/records.js';
@@ -26,6 +27,9 @@ export interface Lane {
  * - ExactlyOnceOutput: outputs and offsets of a partition's finished prefix in one Kafka
  *   transaction, with one transactional id per input partition.
  * A write that fails is reported to the failure listener (intake restarts the partition).
+ * Dead letters are announced (DLQ_NOTIFY_URL) only once durable: after the producer's ack, or after
+ * the commit of their transaction; an aborted transaction announces nothing, and its records are
+ * written and announced again when the partition restarts.
  */
 export interface Output {
   /** A partition newly taken, first fetched at `fetchedFrom`. */
@@ -57,6 +61,7 @@ export interface OutputDeps {
   metrics: FulfillmentMetrics;
   logger: Logger;
   commitIntervalMs: number;
+  deadLetters: DeadLetterNotifier;
 }
 
 class OutputLane implements Lane {
@@ -170,6 +175,7 @@ export class AtLeastOnceOutput extends BaseOutput implements Output {
       this.fail(l, error);
       return;
     }
+    this.deps.deadLetters.notify(completion.outputs);
     if (l.released) return;
     l.progress.finish(offset);
     this.remember([completion], this.deps.recent);
@@ -327,6 +333,7 @@ export class ExactlyOnceOutput extends BaseOutput implements Output {
       return;
     }
     this.deps.metrics.commits.inc({ kind: 'transaction', result: 'ok' });
+    this.deps.deadLetters.notify(records);
     lane.progress.markCommitted(prefix.nextOffset);
     this.remember(prefix.payloads, this.deps.recent);
   }

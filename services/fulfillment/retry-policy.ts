@@ -1,44 +1,17 @@
-import { z } from 'zod';
+import type { RetryPolicy } from '../../shared/retry-policy-rules.js';
 
 /**
  * When a failed callback is tried again. Pure: `nextRetry(policy, attempt, now)` decides from data
- * only, so every schedule is unit tested without a broker or a clock.
+ * only, so every schedule is unit tested without a broker or a clock. The rules a policy obeys live
+ * in the shared kit, because the CLI sets Cognigy's own webhook retries under the same limits.
  */
-export interface RetryPolicy {
-  /** Calls in total, the first one included (1..10). 1 means: never retry. */
-  maxAttempts: number;
-  strategy: 'exponential' | 'linear';
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** No retry is scheduled later than this after the first failure. */
-  windowMs: number;
-  /** Share of the delay added or removed at random (0..0.1), so retries of one outage spread out. */
-  jitter: number;
-}
-
-export const RETRY_LIMITS = { maxAttempts: 10, windowMs: 86_400_000, jitter: 0.1 } as const;
-
-export const RetryPolicySchema = z
-  .object({
-    maxAttempts: z.number().int().min(1).max(RETRY_LIMITS.maxAttempts),
-    strategy: z.enum(['exponential', 'linear']),
-    baseDelayMs: z.number().int().min(0),
-    maxDelayMs: z.number().int().min(0),
-    windowMs: z.number().int().min(1).max(RETRY_LIMITS.windowMs),
-    jitter: z.number().min(0).max(RETRY_LIMITS.jitter),
-  })
-  .refine((p) => p.baseDelayMs <= p.maxDelayMs, { path: ['maxDelayMs'], message: 'expected at least the base delay' });
-
-export class InvalidRetryPolicy extends Error {
-  override name = 'InvalidRetryPolicy';
-}
-
-/** Checks a policy built in code (the env path validates through the same schema in config.ts). */
-export function validateRetryPolicy(input: RetryPolicy): RetryPolicy {
-  const parsed = RetryPolicySchema.safeParse(input);
-  if (parsed.success) return parsed.data;
-  throw new InvalidRetryPolicy(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-}
+export {
+  InvalidRetryPolicy,
+  RETRY_LIMITS,
+  RetryPolicySchema,
+  validateRetryPolicy,
+  type RetryPolicy,
+} from '../../shared/retry-policy-rules.js';
 
 export type RetryDecision =
   /** Write to retry tier `tier` (cognigy.callbacks.retry.<tier>), to be tried again at `dueAt`. */

@@ -42,7 +42,15 @@ async function fulfillmentParts(c: FulfillmentConfig, kit: StageKit, downstream:
   const processor = new RecordProcessor({ topics, tierOf, decode, encodeResult, downstream, thresholds: thresholdsOf(c), policy: retryPolicyOf(c), recent, metrics, logger });
   const transactionalIdPrefix = c.EXACTLY_ONCE ? (c.FULFILLMENT_TRANSACTIONAL_ID_PREFIX ?? c.FULFILLMENT_GROUP_ID) : undefined;
   const commitOffsets = (offsets: TopicPartitionOffset[]) => consumer.commitOffsets(offsets);
-  const output = await openOutput(kit, transactionalIdPrefix, { commitOffsets, groupId: c.FULFILLMENT_GROUP_ID, recent, metrics, logger, commitIntervalMs: c.FULFILLMENT_COMMIT_INTERVAL_MS });
+  const output = await openOutput(kit, transactionalIdPrefix, {
+    commitOffsets,
+    groupId: c.FULFILLMENT_GROUP_ID,
+    recent,
+    metrics,
+    logger,
+    commitIntervalMs: c.FULFILLMENT_COMMIT_INTERVAL_MS,
+    deadLetters: kit.deadLetters,
+  });
   const pauses = new PauseControl(consumer, inputs);
   const intake = new Intake({ consumer, tierOf, executor, processor, output, pauses, metrics, logger, maxBuffered: c.FULFILLMENT_MAX_BUFFERED, ordering: c.FULFILLMENT_ORDERING });
   downstream.onBlocked((blocked) => {

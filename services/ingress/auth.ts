@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { verify as verifyWebhook, webhookHeadersOf, type Verdict } from '../../shared/standard-webhooks.js';
 import type { AuthScheme } from './config.js';
 
 /** What the verifiers need of a request: its raw bytes and lower-cased headers. */
@@ -66,33 +67,11 @@ export function verifyApiKey(req: SignedRequest, headerName: string, keys: reado
 }
 
 /**
- * Standard Webhooks: HMAC-SHA256 over `${webhook-id}.${webhook-timestamp}.${body}` with the
- * base64 key after `whsec_`; the signature header lists `v1,<base64>` entries separated by spaces.
+ * Standard Webhooks: the shared verifier (the same module signs the dead-letter notifications), with
+ * the signature headers of this request.
  */
-export function verifyStandardWebhooks(
-  req: SignedRequest,
-  secrets: readonly string[],
-  toleranceS: number,
-  nowMs: number,
-): { ok: true } | { ok: false; reason: string } {
-  const id = header(req, 'webhook-id');
-  const timestamp = header(req, 'webhook-timestamp');
-  const signatures = header(req, 'webhook-signature');
-  if (!id || !timestamp || !signatures) return { ok: false, reason: 'missing webhook-id, webhook-timestamp or webhook-signature' };
-  const seconds = Number(timestamp);
-  if (!/^\d+$/.test(timestamp) || !Number.isSafeInteger(seconds)) return { ok: false, reason: 'malformed webhook-timestamp' };
-  if (Math.abs(nowMs / 1000 - seconds) > toleranceS) return { ok: false, reason: 'webhook-timestamp outside tolerance' };
-  const given = signatures
-    .split(' ')
-    .filter((entry) => entry.startsWith('v1,'))
-    .map((entry) => Buffer.from(entry.slice(3), 'base64'))
-    .filter((sig) => sig.length === SHA256_BYTES);
-  const signedContent = Buffer.concat([Buffer.from(`${id}.${timestamp}.`), req.rawBody]);
-  const ok = anyMatch(secrets, (secret) => {
-    const expected = createHmac('sha256', Buffer.from(secret.replace(/^whsec_/, ''), 'base64')).update(signedContent).digest();
-    return anyMatch(given, (sig) => timingSafeEqual(sig, expected));
-  });
-  return ok ? { ok: true } : { ok: false, reason: 'no matching signature' };
+export function verifyStandardWebhooks(req: SignedRequest, secrets: readonly string[], toleranceS: number, nowMs: number): Verdict {
+  return verifyWebhook(webhookHeadersOf(req.headers), req.rawBody, secrets, { toleranceS, nowMs });
 }
 
 /** A request passes if it satisfies one enabled scheme. The reason never includes an expected value. */

@@ -6,9 +6,10 @@ import { createMetricsRegistry, trackConsumerLag, type Registry } from '../metri
 import { createRegistry, type SchemaRegistryClient } from '../serde.js';
 import { topicCatalog, topicSettingsFromEnv, type TopicCatalogEnv, type TopicRole } from '../topic-catalog.js';
 import { topicNames, type TopicNames } from '../topics.js';
+import { deadLetterNotifier, type DeadLetterNotifier, type DeadLetterNotifyConfig } from './dead-letter-notifier.js';
 
-/** The settings every consumer stage reads (commonEnv and the topic catalogue). */
-export interface StageConfig extends TopicCatalogEnv {
+/** The settings every consumer stage reads (commonEnv, the topic catalogue, dead-letter notifications). */
+export interface StageConfig extends TopicCatalogEnv, DeadLetterNotifyConfig {
   KAFKA_BROKERS: string[];
   KAFKA_CLIENT_ID?: string | undefined;
   SCHEMA_REGISTRY_URL: string;
@@ -53,6 +54,17 @@ export interface StageKit {
   inputs: string[];
   /** A connected idempotent producer; readiness follows its connection, and the stage disconnects it at stop. */
   idempotentProducer(): Promise<Producer>;
+  /**
+   * The domain cannot go on (refused credentials, say): logged once at fatal level with `message`,
+   * then handled like a consumer crash without restart (liveness fails, deps.onFatal, by default
+   * stop and exit 1). Nothing uncommitted is lost: the next start reads it again.
+   */
+  fatal(error: unknown, message: string): void;
+  /**
+   * Dead-letter notifications (DLQ_NOTIFY_URL; a no-op without it): give it the records a write put
+   * on the DLQ once that write is durable. The stage sends what is queued at stop, within its budget.
+   */
+  deadLetters: DeadLetterNotifier;
 }
 
 /** The domain side of a stage. */
@@ -89,6 +101,8 @@ export interface StageHandle {
 
 /** Time kept back from SHUTDOWN_TIMEOUT_MS for leaving the group and disconnecting after the drain. */
 const STOP_RESERVE_MS = 3_000;
+/** Time the dead-letter notifier always gets at stop, taken from the reserve when the drain used its budget. */
+const NOTIFY_FLOOR_MS = 1_000;
 
 /**
  * Starts a consumer stage: Kafka clients, the topics it owns, the consumer group, crash policy,
@@ -118,6 +132,17 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
     allowAutoTopicCreation: false,
   });
   const producers: { producer: Producer; connected: boolean }[] = [];
+  let joined = false;
+  let crashed = false;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+  const giveUp = (error: unknown, message: string) => {
+    if (crashed) return;
+    crashed = true;
+    logger.fatal({ err: error }, message);
+    (deps.onFatal ?? (() => void handle.stop().finally(() => process.exit(1))))(error);
+  };
+  const deadLetters = deadLetterNotifier(config, { service: name, dlqTopic: topics.dlq }, { logger, metrics });
   const kit: StageKit = {
     kafka,
     admin,
@@ -135,13 +160,11 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
       await entry.producer.connect();
       return entry.producer;
     },
+    deadLetters,
+    fatal: giveUp,
   };
   const parts = await build(kit);
 
-  let joined = false;
-  let crashed = false;
-  let stopping = false;
-  let stopped: Promise<void> | undefined;
   consumer.on(consumer.events.REBALANCING, () => {
     joined = false;
     parts.onRebalancing?.();
@@ -160,9 +183,7 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
     }
     // kafkajs gives up on this consumer: a process that stays up would consume nothing while
     // looking healthy, so it stops and leaves the restart to its supervisor.
-    crashed = true;
-    logger.fatal({ err: error }, 'consumer crashed without restart; stopping');
-    (deps.onFatal ?? (() => void handle.stop().finally(() => process.exit(1))))(error);
+    giveUp(error, 'consumer crashed without restart; stopping');
   });
   await consumer.connect();
   await consumer.subscribe({ topics: inputs, fromBeginning: true });
@@ -186,13 +207,19 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
+        const startedAt = Date.now();
+        const budgetMs = Math.max(500, config.SHUTDOWN_TIMEOUT_MS - STOP_RESERVE_MS);
         if (!crashed) consumer.pause(inputs.map((topic) => ({ topic })));
-        await parts.drain(Math.max(500, config.SHUTDOWN_TIMEOUT_MS - STOP_RESERVE_MS));
+        await parts.drain(budgetMs);
+        // The drain wrote the last dead letters; their notifications go out while the clients close,
+        // in what is left of the budget, and at least a moment of the reserve.
+        const notified = deadLetters.close(Math.max(NOTIFY_FLOOR_MS, budgetMs - (Date.now() - startedAt)));
         lag.stop();
         await consumer.disconnect();
         await parts.close?.();
         await Promise.all(producers.map(({ producer }) => producer.disconnect()));
         await admin.disconnect();
+        await notified;
         await server.close();
         logger.info(`${name} stopped`);
       })()),

@@ -13,6 +13,7 @@ import { COGNIGY_PATHS, SIMULATOR_CREDENTIALS } from '../../services/cognigy-sim
 import { SimulatorEnv } from '../../services/cognigy-simulator/config.js';
 import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { IngressEnv } from '../../services/ingress/config.js';
+import { SessionWriterEnv } from '../../services/session-writer/config.js';
 import { loadConfig } from '../../shared/config.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { CliEnv } from '../../tools/cli/config.js';
@@ -41,6 +42,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   ingress: IngressEnv,
   fulfillment: FulfillmentEnv,
   'ack-aggregator': AckAggregatorEnv,
+  'session-writer': SessionWriterEnv,
   'cognigy-simulator': SimulatorEnv,
   ops: CliEnv,
 };
@@ -105,7 +107,7 @@ function dependsOnTransitively(from: string, to: string, seen = new Set<string>(
 }
 
 describe('docker-compose.yml', () => {
-  it('runs Apache Kafka in KRaft mode, Confluent schema registry, the simulator and the three services', () => {
+  it('runs Apache Kafka in KRaft mode, Confluent schema registry, the simulator and the services', () => {
     expect(services.kafka?.image).toBe('apache/kafka:3.9.1');
     expect(envOf('kafka').KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(services['schema-registry']?.image).toMatch(/^confluentinc\/cp-schema-registry:\d+\.\d+\.\d+$/);

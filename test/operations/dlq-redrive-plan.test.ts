@@ -70,7 +70,7 @@ describe('a redriven dead letter', () => {
   });
 
   it('is never a result the ack aggregator dead-lettered, nor a record of unknown origin', () => {
-    expect(decide(deadLetter(0, 1, { 'original-topic': topics.results }))).toEqual({ action: 'skip', why: 'ack-stage' });
+    expect(decide(deadLetter(0, 1, { 'original-topic': topics.results }))).toEqual({ action: 'skip', why: 'results-consumer' });
     expect(decide(deadLetter(0, 1, { 'original-topic': 'other.topic' }))).toEqual({ action: 'skip', why: 'unknown-origin' });
     expect(decide(deadLetter(0, 1, { 'original-topic': 'p.cognigy.callbacks.retry.x' }))).toEqual({ action: 'skip', why: 'unknown-origin' });
   });
@@ -128,7 +128,7 @@ describe('redrive progress', () => {
   it('counts skipped ack-stage letters once and lets progress pass them', () => {
     const records = [deadLetter(0, 0, { 'original-topic': topics.results }), deadLetter(0, 1)];
     const result = plan(records, { next: 0, ranges: [] }, all, 2);
-    expect(result.skipped['ack-stage']).toBe(1);
+    expect(result.skipped['results-consumer']).toBe(1);
     expect(result.moves).toHaveLength(1);
     expect(result.progress.get(0)).toEqual({ next: 2, ranges: [] });
   });

@@ -123,7 +123,7 @@ describe('dead letters', () => {
     expect(first).toMatchObject({ outcome: 'applied', moved: 2 });
     const rest = await dlqRedrive(ctx, { filter: none, execute: true });
     expect(rest).toMatchObject({ outcome: 'applied', moved: 3 });
-    expect(rest.plan?.skipped['ack-stage']).toBe(1);
+    expect(rest.plan?.skipped['results-consumer']).toBe(1);
 
     const out = captureOut();
     expect(await runCli(['dlq', 'redrive', '--execute'], { env: fx.env, out, clients: fx })).toBe(ExitCode.nothingToDo);

@@ -1,17 +1,24 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Header } from '../../shared/headers.js';
 import { createLogger } from '../../shared/logging.js';
+import { topicNames } from '../../shared/topics.js';
 import { startLocalPipeline, type LocalPipeline } from '../../tools/cli/local-pipeline.js';
 import { postSigned } from '../ingress/support.js';
 import { testInfra } from '../support/infra-env.js';
+import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 
 const CALLBACKS = 2_000;
 const SECRET = 'e2e-secret';
 let pipeline: LocalPipeline;
+let callbacks: ReadRecord[];
+let deadLetters: ReadRecord[];
+const readers: { stop(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   const infra = testInfra();
   const name = uniqueName('e2e');
+  const topics = topicNames(`${name}.`);
   pipeline = await startLocalPipeline({
     kafkaBrokers: infra.kafkaBrokers,
     schemaRegistryUrl: infra.schemaRegistryUrl,
@@ -30,14 +37,28 @@ beforeAll(async () => {
       // 20 % of calls fail: three in a row happen, and must not stall the run for 30 s.
       BREAKER_HALF_OPEN_AFTER_MS: '200',
       ACK_WINDOW_MS: '1000',
+      SESSION_WRITER_GROUP_ID: `${name}-sessions`,
+      SESSION_WRITER_PORT: '0',
+      // The simulator has no rate limit; the budget is tested on its own (test/session-writer).
+      SESSION_WRITER_MAX_PER_5MIN: '1000000',
+      SESSION_VARIABLES_MAP: 'processed_intent=intent,processed_response=response,webhook_processed=true,last_event=eventId',
       LOG_LEVEL: 'error',
     },
   });
   pipeline.simulator.downstream.setFaults({ errorRate: 0.2 });
+  for (const [topic, into] of [
+    [topics.callbacks, (r: ReadRecord[]) => (callbacks = r)],
+    [topics.dlq, (r: ReadRecord[]) => (deadLetters = r)],
+  ] as const) {
+    const reader = await startTopicReader(infra.kafkaBrokers, [topic], { readCommitted: true });
+    readers.push(reader);
+    into(reader.records);
+  }
 }, 180_000);
 
 afterAll(async () => {
   await pipeline?.stop();
+  for (const reader of readers) await reader.stop();
 });
 
 /** A third each: confident (downstream), unsure (fallback), no confidence (downstream sync call). */
@@ -90,3 +111,43 @@ it('acknowledges every accepted callback to Cognigy exactly once, with the statu
   // Transient failures were retried, not passed on: the retry topics carried real work.
   expect((await pipeline.summary()).retried).toBeGreaterThan(100);
 }, 420_000);
+
+it("writes every session's newest callback into its session variables, never going back in its order, and announces every dead letter", async () => {
+  // Runs after the acknowledgment test: every callback has its result by now. Three more are
+  // refused downstream (422): dead-lettered at once, with a REJECTED result.
+  const sim = pipeline.simulator;
+  sim.downstream.setFaults({ errorRate: 0, script: [422, 422, 422] });
+  for (let i = 0; i < 3; i += 1) {
+    const refused = { eventType: 'intent_fulfillment', sessionId: `e2e-refused-${i}`, intent: 'book_flight', confidence: 0.94 };
+    expect((await postSigned(pipeline.ingress.url, refused, {}, SECRET)).status).toBe(202);
+  }
+  await waitFor(() => callbacks.length >= CALLBACKS + 3, { timeoutMs: 30_000, what: 'every callback read back' });
+  // A session's order is its callbacks' offsets on the callbacks topic (one partition per session).
+  const placeOf = new Map(callbacks.map((r) => [r.headers[Header.eventId]!, Number(r.offset)]));
+  const newest = new Map<string, { eventId: string; offset: number }>();
+  for (const r of callbacks) {
+    const session = r.key!;
+    const offset = Number(r.offset);
+    if ((newest.get(session)?.offset ?? -1) < offset) newest.set(session, { eventId: r.headers[Header.eventId]!, offset });
+  }
+  expect(newest.size).toBe(203);
+  await waitFor(() => [...newest].every(([session, { eventId }]) => sim.cognigy.sessionVariables.get(session)?.last_event === eventId), {
+    timeoutMs: 120_000,
+    intervalMs: 500,
+    what: "every session's newest callback written",
+  });
+  const written = new Map<string, number[]>();
+  for (const call of sim.cognigy.sessionCalls) {
+    if (call.status !== 200 || !newest.has(call.sessionId)) continue;
+    written.set(call.sessionId, [...(written.get(call.sessionId) ?? []), placeOf.get(String(call.variables?.last_event))!]);
+  }
+  for (const [session, offsets] of written) expect(offsets, session).toEqual([...offsets].sort((a, b) => a - b));
+  // Only the newest needs writing: far fewer writes than results.
+  expect(sim.cognigy.sessionCalls.length).toBeLessThan(CALLBACKS);
+
+  // Each dead letter (the three refused, and any callback whose four attempts all failed) was announced once.
+  await waitFor(() => deadLetters.length >= 3, { what: 'the refused callbacks dead-lettered' });
+  await waitFor(() => sim.notifications.accepted().length >= deadLetters.length, { timeoutMs: 30_000, what: 'a notification per dead letter' });
+  const announced = sim.notifications.accepted().map((n) => (n.body as { data: { eventId: string } }).data.eventId);
+  expect(announced.sort()).toEqual(deadLetters.map((r) => r.headers[Header.eventId]!).sort());
+}, 240_000);

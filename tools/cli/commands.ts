@@ -6,12 +6,15 @@ import type { Logger } from '../../shared/logging.js';
 import { createRegistry } from '../../shared/serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
-import { CliEnv, type CliConfig } from './config.js';
+import type { FetchLike } from '../../shared/cognigy/auth.js';
+import { CliEnv, cognigyCredentials, type CliConfig } from './config.js';
 import { dlqList, dlqRedrive, dlqShow, type DlqContext } from './dlq.js';
 import { parseDlqFilter, parsePosition } from './dlq-filter.js';
 import { ExitCode, println, type Out } from './output.js';
 import { replay } from './replay.js';
 import { parseReplayTarget } from './replay-plan.js';
+import { retryPolicyApply, retryPolicyList, webhooksClientOf } from './retry-policy.js';
+import { desiredPolicy, type Selection } from './retry-policy-plan.js';
 import { parseDateTime, parseDuration, parseInstant, UsageError } from './time-spec.js';
 import { topicsDescribe, topicsEnsure } from './topics.js';
 
@@ -19,15 +22,17 @@ const USAGE: Record<string, string> = {
   main: `usage: npm run cli -- <command> [options]
 
 commands:
-  replay            reset a consumer group's offsets on a topic (dry run unless --execute)
-  dlq list          dead letters, newest first
-  dlq show P:O      one dead letter: headers and decoded value
-  dlq redrive       send dead letters back through the first retry tier (dry run unless --execute)
-  topics ensure     create missing topics, check existing ones against the catalogue
-  topics describe   topics with their settings, and the lag of each consumer group
+  replay              reset a consumer group's offsets on a topic (dry run unless --execute)
+  dlq list            dead letters, newest first
+  dlq show P:O        one dead letter: headers and decoded value
+  dlq redrive         send dead letters back through the first retry tier (dry run unless --execute)
+  topics ensure       create missing topics, check existing ones against the catalogue
+  topics describe     topics with their settings, and the lag of each consumer group
+  retry-policy list   the retry policy of each webhook of a Cognigy bot
+  retry-policy apply  set one retry policy on a bot's webhooks (dry run unless --execute)
 
 Run any command with --help for its options. Settings come from env (KAFKA_BROKERS,
-SCHEMA_REGISTRY_URL, TOPIC_PREFIX, ...), as for the services.
+SCHEMA_REGISTRY_URL, TOPIC_PREFIX, ...; COGNIGY_* for retry-policy), as for the services.
 exit codes: 0 done, 1 error, 2 usage or configuration error, 3 nothing to do, 4 refused, 5 topic drift`,
   replay: `usage: npm run cli -- replay --group G --topic T <target> [--execute] [--json]
 
@@ -71,7 +76,32 @@ exit codes: 0 all as catalogued, 5 drift remains`,
   'topics describe': `usage: npm run cli -- topics describe [--group G ...]
 
 Every catalogue topic with partitions, replication, min.insync.replicas, retention and records,
-then the lag of FULFILLMENT_GROUP_ID, ACK_GROUP_ID, DLQ_REDRIVE_GROUP_ID and each --group.`,
+then the lag of FULFILLMENT_GROUP_ID, ACK_GROUP_ID, SESSION_WRITER_GROUP_ID, DLQ_REDRIVE_GROUP_ID
+and each --group.`,
+  'retry-policy list': `usage: npm run cli -- retry-policy list --bot B [--json]
+
+Every webhook of bot B (all pages) with its current retry policy. Calls Cognigy's admin API at
+COGNIGY_BASE_URL with OAuth2 client credentials (COGNIGY_CLIENT_ID, COGNIGY_CLIENT_SECRET,
+scope COGNIGY_ADMIN_OAUTH_SCOPE, default bot:webhooks:manage); needs no Kafka broker.
+exit codes: 0 listed, 1 Cognigy failed or refused the credentials, 3 the bot has no webhooks`,
+  'retry-policy apply': `usage: npm run cli -- retry-policy apply --bot B (--webhook W ... | --all) <policy> [--execute] [--json]
+
+policy, every flag required, checked against the same rules as fulfillment's own retries
+before anything is sent:
+  --max-attempts N         calls in total, the first included: 1 to 10
+  --strategy S             exponential or linear
+  --base-delay-ms MS       first delay, 0 or more
+  --max-delay-ms MS        cap on every delay, at least the base delay
+  --window-s S             no retry later than this after the first failure: 1 to 86400
+
+Prints each selected webhook's current policy and whether it changes; sends nothing unless
+--execute. With --execute, PATCHes only the webhooks whose policy differs, one at a time, each
+with an Idempotency-Key derived from bot, webhook and policy: a repeated or concurrent run sends
+the same key, and Cognigy's 409 (already applied) counts as applied. 429 waits Retry-After (at
+most 60 s), 429 without it, 5xx and network errors back off; a call fails after 5 attempts and
+the first failure stops the run (run it again: what was applied is not sent twice). 401 and 403
+stop at once. Same Cognigy settings as retry-policy list.
+exit codes: 0 applied (or plan printed), 1 a call failed, 2 usage or an invalid policy, 3 nothing to do`,
 };
 
 const FILTER_OPTIONS = {
@@ -98,9 +128,27 @@ const OPTIONS = {
   'dlq redrive': { ...FILTER_OPTIONS, execute: { type: 'boolean' }, json: { type: 'boolean' } },
   'topics ensure': { 'fix-configs': { type: 'boolean' } },
   'topics describe': { group: { type: 'string', multiple: true } },
+  'retry-policy list': { bot: { type: 'string' }, json: { type: 'boolean' } },
+  'retry-policy apply': {
+    bot: { type: 'string' },
+    webhook: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    'max-attempts': { type: 'string' },
+    strategy: { type: 'string' },
+    'base-delay-ms': { type: 'string' },
+    'max-delay-ms': { type: 'string' },
+    'window-s': { type: 'string' },
+    execute: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
 } satisfies Record<string, ParseArgsConfig['options']>;
 
 type CommandName = keyof typeof OPTIONS;
+/** Commands that call Cognigy and never Kafka. */
+type CognigyCommand = 'retry-policy list' | 'retry-policy apply';
+type KafkaCommand = Exclude<CommandName, CognigyCommand>;
+
+const isCognigyCommand = (name: CommandName): name is CognigyCommand => name.startsWith('retry-policy ');
 
 /** Clients a command needs; tests hand in their own. */
 export interface CliClients {
@@ -110,11 +158,12 @@ export interface CliClients {
 
 /**
  * Parses argv, runs one command and returns its exit code. Output goes to `out`, problems to
- * `err`. Without `clients`, Kafka clients are built from env and closed afterwards.
+ * `err`. Without `clients`, Kafka clients are built from env and closed afterwards; commands that
+ * only call Cognigy build none.
  */
 export async function runCli(
   argv: string[],
-  opts: { env?: NodeJS.ProcessEnv; out?: Out; err?: Out; clients?: CliClients; now?: () => number } = {},
+  opts: { env?: NodeJS.ProcessEnv; out?: Out; err?: Out; clients?: CliClients; now?: () => number; fetch?: FetchLike } = {},
 ): Promise<number> {
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
@@ -142,10 +191,15 @@ export async function runCli(
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS[name], allowPositionals: name === 'dlq show', strict: true });
     config = loadConfig(CliEnv, opts.env ?? process.env);
+    if (isCognigyCommand(name)) cognigyCredentials(config);
   } catch (error) {
     const prefix = error instanceof ConfigError ? 'configuration error' : 'error';
     println(err, `${prefix}: ${error instanceof Error ? error.message : String(error)}\n(see: npm run cli -- ${name} --help)`);
     return ExitCode.usage;
+  }
+
+  if (isCognigyCommand(name)) {
+    return reported(name, config, err, () => runCognigy(name, parsed.values, { config, out, err, fetch: opts.fetch }));
   }
 
   const owned = opts.clients === undefined;
@@ -153,9 +207,20 @@ export async function runCli(
     opts.clients?.kafka ??
     createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ops-cli', logger: clientLogger(config.LOG_LEVEL) });
   const admin = opts.clients?.admin ?? kafka.admin();
+  return reported(name, config, err, async () => {
+    try {
+      if (owned) await admin.connect();
+      return await run(name, parsed.values, parsed.positionals, { config, kafka, admin, out, now: opts.now ?? Date.now });
+    } finally {
+      if (owned) await admin.disconnect();
+    }
+  });
+}
+
+/** Runs a command, turning what it throws into one line on `err` and an exit code. */
+async function reported(name: CommandName, config: CliConfig, err: Out, work: () => Promise<number>): Promise<number> {
   try {
-    if (owned) await admin.connect();
-    return await run(name, parsed.values, parsed.positionals, { config, kafka, admin, out, now: opts.now ?? Date.now });
+    return await work();
   } catch (error) {
     if (error instanceof UsageError) {
       println(err, `error: ${error.message}\n(see: npm run cli -- ${name} --help)`);
@@ -164,8 +229,6 @@ export async function runCli(
     const debug = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace';
     println(err, `error: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}`);
     return ExitCode.error;
-  } finally {
-    if (owned) await admin.disconnect();
   }
 }
 
@@ -183,7 +246,26 @@ interface RunContext {
   now: () => number;
 }
 
-async function run(name: CommandName, values: Record<string, unknown>, positionals: string[], ctx: RunContext): Promise<number> {
+async function runCognigy(
+  name: CognigyCommand,
+  values: Record<string, unknown>,
+  ctx: { config: CliConfig; out: Out; err: Out; fetch?: FetchLike },
+): Promise<number> {
+  const bot = values.bot as string | undefined;
+  if (!bot) throw new UsageError('--bot is required');
+  if (name === 'retry-policy list') {
+    return (await retryPolicyList({ ...ctx, client: webhooksClientOf(ctx.config, ctx) }, { bot, json: values.json === true })).exitCode;
+  }
+  const ids = (values.webhook as string[] | undefined) ?? [];
+  if ((ids.length > 0) === (values.all === true)) throw new UsageError('expected exactly one of --webhook W (repeatable) and --all');
+  const selection: Selection = values.all === true ? { kind: 'all' } : { kind: 'webhooks', ids };
+  // Checked before the client exists: a policy the rules refuse never reaches Cognigy.
+  const desired = desiredPolicy(values as Record<string, string | undefined>);
+  const client = webhooksClientOf(ctx.config, ctx);
+  return (await retryPolicyApply({ ...ctx, client }, { bot, selection, desired, execute: values.execute === true, json: values.json === true })).exitCode;
+}
+
+async function run(name: KafkaCommand, values: Record<string, unknown>, positionals: string[], ctx: RunContext): Promise<number> {
   const { config, admin, out } = ctx;
   const topics = topicNames(config.TOPIC_PREFIX);
   const str = (key: string) => values[key] as string | undefined;
@@ -231,7 +313,7 @@ async function run(name: CommandName, values: Record<string, unknown>, positiona
     case 'topics ensure':
       return (await topicsEnsure(admin, catalog(config), out, { fixConfigs: flag('fix-configs') })).exitCode;
     case 'topics describe': {
-      const groups = [...new Set([config.FULFILLMENT_GROUP_ID, config.ACK_GROUP_ID, config.DLQ_REDRIVE_GROUP_ID, ...(list('group') ?? [])])];
+      const groups = [...new Set([config.FULFILLMENT_GROUP_ID, config.ACK_GROUP_ID, config.SESSION_WRITER_GROUP_ID, config.DLQ_REDRIVE_GROUP_ID, ...(list('group') ?? [])])];
       return (await topicsDescribe(admin, catalog(config), groups, out)).exitCode;
     }
   }

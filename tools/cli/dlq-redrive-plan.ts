@@ -49,10 +49,10 @@ export type RedriveDecision =
   | { action: 'redrive'; topic: string; key: Buffer | null; value: Buffer; headers: Record<string, string> }
   | { action: 'skip'; why: SkipReason };
 
-export type SkipReason = 'ack-stage' | 'unknown-origin' | 'no-value';
+export type SkipReason = 'results-consumer' | 'unknown-origin' | 'no-value';
 
 export const SKIP_EXPLANATION: Record<SkipReason, string> = {
-  'ack-stage': 'results the ack aggregator could not turn into an ack item (not callbacks; left in the DLQ)',
+  'results-consumer': 'results dead-lettered by a consumer of the results topic, the ack aggregator or the session writer (not callbacks; left in the DLQ)',
   'unknown-origin': 'no original-topic header of this pipeline (left in the DLQ)',
   'no-value': 'no value to process (left in the DLQ)',
 };
@@ -60,12 +60,13 @@ export const SKIP_EXPLANATION: Record<SkipReason, string> = {
 /**
  * Callbacks dead-lettered by fulfillment go back, original bytes unchanged, through the first retry
  * tier, so a large redrive waits behind no live callback and holds none back. Results the ack
- * aggregator dead-lettered are not callbacks: writing them to the results topic again would show
- * every other consumer of that topic a second result for the same event, so they are skipped.
+ * aggregator or the session writer dead-lettered are not callbacks: writing them to the results
+ * topic again would show every other consumer of that topic a second result for the same event, so
+ * they are skipped.
  */
 export function redriveDecision(record: DeadLetterRecord, dlqTopic: string, topics: TopicNames, now: number): RedriveDecision {
   const origin = record.headers[Header.originalTopic];
-  if (origin === topics.results) return { action: 'skip', why: 'ack-stage' };
+  if (origin === topics.results) return { action: 'skip', why: 'results-consumer' };
   if (origin === undefined || !isCallbackTopic(origin, topics)) return { action: 'skip', why: 'unknown-origin' };
   if (record.value === null) return { action: 'skip', why: 'no-value' };
 
@@ -125,7 +126,7 @@ export function planRedrive(input: {
 }): RedrivePlan {
   const plan: RedrivePlan = {
     moves: [],
-    skipped: { 'ack-stage': 0, 'unknown-origin': 0, 'no-value': 0 },
+    skipped: { 'results-consumer': 0, 'unknown-origin': 0, 'no-value': 0 },
     alreadyRedriven: 0,
     notSelected: 0,
     deferred: 0,

@@ -1,15 +1,18 @@
 /**
- * The three services and the simulator wired together in one process against a given Kafka and
+ * The services (the session writer unless SESSION_WRITER_ENABLED=false) and the simulator wired together in one process against a given Kafka and
  * registry: what `npm start`, the end-to-end test and the pipeline benchmark run.
  */
 import { AckAggregatorEnv } from '../../services/ack-aggregator/config.js';
 import { startAckAggregator, type AckAggregatorHandle } from '../../services/ack-aggregator/service.js';
 import { SIMULATOR_CREDENTIALS } from '../../services/cognigy-simulator/cognigy-api.js';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
+import { LOCAL_DLQ_NOTIFY_SECRET, NOTIFICATIONS_PATH } from '../../services/cognigy-simulator/notifications.js';
 import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
 import { IngressEnv } from '../../services/ingress/config.js';
 import { startIngress, type IngressHandle } from '../../services/ingress/service.js';
+import { SessionWriterEnv } from '../../services/session-writer/config.js';
+import { startSessionWriter, type SessionWriterHandle } from '../../services/session-writer/service.js';
 import { loadConfig } from '../../shared/config.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Registry } from '../../shared/metrics.js';
@@ -21,6 +24,8 @@ export interface LocalPipeline {
   ingress: IngressHandle;
   fulfillment: FulfillmentHandle;
   acks: AckAggregatorHandle;
+  /** The session writer; undefined when SESSION_WRITER_ENABLED=false. */
+  sessions: SessionWriterHandle | undefined;
   /** Counts for the live summary, read from the services' metrics. */
   summary(): Promise<PipelineSummary>;
   stop(): Promise<void>;
@@ -34,6 +39,8 @@ export interface PipelineSummary {
   deadLettered: number;
   acknowledged: number;
   batches: number;
+  /** Session-variable writes Cognigy took. */
+  sessionWrites: number;
 }
 
 export interface LocalPipelineOptions {
@@ -47,6 +54,8 @@ export interface LocalPipelineOptions {
 
 export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<LocalPipeline> {
   const simulator = await startSimulator(opts.simulatorPort ?? 0);
+  // Every dead letter is also announced to the simulator's receiver (GET /admin/dlq-notifications).
+  const notify = { DLQ_NOTIFY_URL: `${simulator.url}${NOTIFICATIONS_PATH}`, DLQ_NOTIFY_SECRET: LOCAL_DLQ_NOTIFY_SECRET };
   const env = {
     LOG_LEVEL: 'warn',
     ...opts.env,
@@ -58,7 +67,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     { logger: opts.logger.child({ service: 'ingress' }) },
   );
   const fulfillment = await startFulfillment(
-    loadConfig(FulfillmentEnv, { DOWNSTREAM_URL: `${simulator.url}/v1/fulfill`, FULFILLMENT_PORT: '8082', ...env }),
+    loadConfig(FulfillmentEnv, { DOWNSTREAM_URL: `${simulator.url}/v1/fulfill`, FULFILLMENT_PORT: '8082', ...notify, ...env }),
     { logger: opts.logger.child({ service: 'fulfillment' }) },
   );
   const acks = await startAckAggregator(
@@ -67,30 +76,51 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       COGNIGY_CLIENT_ID: SIMULATOR_CREDENTIALS.clientId,
       COGNIGY_CLIENT_SECRET: SIMULATOR_CREDENTIALS.clientSecret,
       ACK_AGGREGATOR_PORT: '8083',
+      ...notify,
       ...env,
     }),
     { logger: opts.logger.child({ service: 'ack-aggregator' }) },
   );
+  const sessionEnv = {
+    SESSION_WRITER_ENABLED: 'true',
+    COGNIGY_BASE_URL: simulator.url,
+    COGNIGY_API_KEY: SIMULATOR_CREDENTIALS.apiKey,
+    COGNIGY_CLIENT_ID: SIMULATOR_CREDENTIALS.clientId,
+    COGNIGY_CLIENT_SECRET: SIMULATOR_CREDENTIALS.clientSecret,
+    SESSION_WRITER_PORT: '8085',
+    ...notify,
+    ...env,
+  };
+  const sessions =
+    sessionEnv.SESSION_WRITER_ENABLED === 'false'
+      ? undefined
+      : await startSessionWriter(loadConfig(SessionWriterEnv, sessionEnv), { logger: opts.logger.child({ service: 'session-writer' }) });
 
   return {
     simulator,
     ingress,
     fulfillment,
     acks,
+    sessions,
     summary: async () => ({
       received: await total(ingress.metrics, 'ingress_requests_total', { outcome: 'accepted' }),
       fulfilled: await total(fulfillment.metrics, 'fulfillment_results_total', { route: 'FULFILLED' }),
       fallback: await total(fulfillment.metrics, 'fulfillment_results_total', { route: 'FALLBACK' }),
       retried: await total(fulfillment.metrics, 'fulfillment_retries_total'),
-      deadLettered: (await total(fulfillment.metrics, 'fulfillment_dead_letters_total')) + (await total(acks.metrics, 'ack_dead_lettered_total')),
+      deadLettered:
+        (await total(fulfillment.metrics, 'fulfillment_dead_letters_total')) +
+        (await total(acks.metrics, 'ack_dead_lettered_total')) +
+        (sessions === undefined ? 0 : await total(sessions.metrics, 'session_writer_dead_lettered_total')),
       acknowledged: await total(acks.metrics, 'ack_items_processed_total'),
       batches: await total(acks.metrics, 'ack_batches_total', { outcome: 'accepted' }),
+      sessionWrites: sessions === undefined ? 0 : await total(sessions.metrics, 'session_writer_calls_total', { answer: 'ok' }),
     }),
     // Upstream first, so each stage drains what the one before it already wrote.
     stop: async () => {
       await ingress.stop();
       await fulfillment.stop();
       await acks.stop();
+      await sessions?.stop();
       await simulator.close();
     },
   };

@@ -1,7 +1,7 @@
 /**
  * The operations CLI: `npm run cli -- <command>`. Commands (replay, dlq list|show|redrive,
- * topics ensure|describe) are parsed and dispatched in commands.ts; each lives in its own module
- * and can be called as a function with a Kafka client and an output stream.
+ * topics ensure|describe, retry-policy list|apply) are parsed and dispatched in commands.ts; each
+ * lives in its own module and can be called as a function with its client and an output stream.
  */
 import { runCli } from './commands.js';
 

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole pipeline on one machine. Local Kafka and schema registry (see
  * tools/infra/launcher.ts), the Cognigy simulator standing in for Cognigy and the downstream
- * service, then ingress, fulfillment and the ack aggregator, with a live summary every few seconds.
+ * service, then ingress, fulfillment, the ack aggregator and the session writer, with a live summary
+ * every few seconds.
  * Every variable of the services' configuration can still be set in the environment.
  */
 import { signHmac } from '../../services/ingress/auth.js';
@@ -11,7 +12,7 @@ import { createLogger } from '../../shared/logging.js';
 import { startLocalInfra } from '../infra/launcher.js';
 import { LOCAL_WEBHOOK_SECRET, startLocalPipeline } from './local-pipeline.js';
 
-function example(port: number, secret: string): string {
+function example(port: number, secret: string, simulatorUrl: string): string {
   // The flow execution callback as Cognigy Flows post it (eventType flow.execution, NLU result in context).
   const body = JSON.stringify({
     sessionId: 'demo-session-1',
@@ -30,6 +31,8 @@ function example(port: number, secret: string): string {
     `  curl -s -H 'content-type: application/json' -H "x-cognigy-signature: sha256=$SIG" -d "$BODY" http://127.0.0.1:${port}/webhooks/cognigy`,
     'or let the ingress sign it for you:',
     `  curl -s -H 'content-type: application/json' -d "$BODY" http://127.0.0.1:${port}/simulate`,
+    'then see what the session writer put into the conversation:',
+    `  curl -s ${simulatorUrl}/admin/cognigy/sessions/demo-session-1/variables`,
   ].join('\n');
 }
 
@@ -44,23 +47,25 @@ runMain(async () => {
     logger: createLogger('pipeline', process.env.LOG_LEVEL ?? 'warn'),
     simulatorPort: Number(process.env.SIMULATOR_PORT ?? 8090),
   });
-  const { ingress, fulfillment, acks, simulator } = pipeline;
+  const { ingress, fulfillment, acks, sessions, simulator } = pipeline;
 
   say('');
   say(`pipeline running: Kafka ${infra.kafkaBrokers} (${infra.runtime}), registry ${infra.schemaRegistryUrl}`);
   say(`  ingress      ${ingress.url}  (POST /webhooks/cognigy, POST /simulate, GET /metrics)`);
   say(`  fulfillment  ${fulfillment.url}/metrics`);
   say(`  acks         ${acks.url}/metrics`);
+  if (sessions) say(`  sessions     ${sessions.url}/metrics  (session writer)`);
   say(`  simulator    ${simulator.url}  (downstream /v1/fulfill and the Cognigy API; GET /admin/cognigy/acknowledged)`);
   say('');
-  say(example(ingress.port, process.env.COGNIGY_WEBHOOK_SECRETS?.split(',')[0] ?? LOCAL_WEBHOOK_SECRET));
+  say(example(ingress.port, process.env.COGNIGY_WEBHOOK_SECRETS?.split(',')[0] ?? LOCAL_WEBHOOK_SECRET, simulator.url));
   say('');
 
   const summary = setInterval(() => {
     void pipeline.summary().then((s) => {
       say(
         `[${new Date().toISOString().slice(11, 19)}] received ${s.received} | fulfilled ${s.fulfilled} | fallback ${s.fallback} | ` +
-          `retried ${s.retried} | dead-lettered ${s.deadLettered} | acknowledged ${s.acknowledged} | batches ${s.batches}`,
+          `retried ${s.retried} | dead-lettered ${s.deadLettered} | acknowledged ${s.acknowledged} | batches ${s.batches} | ` +
+          `session writes ${s.sessionWrites}`,
       );
     });
   }, Number(process.env.SUMMARY_INTERVAL_MS ?? 5_000));
