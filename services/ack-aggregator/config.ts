@@ -3,7 +3,7 @@ import { commonEnv, env } from '../../shared/config.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
-import { ApiKeyAuth, OAuthClientCredentials, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
+import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 
 /** Cognigy accepts at most this many items in one batch-acknowledge call. */
 export const COGNIGY_MAX_BATCH = 500;
@@ -82,16 +82,5 @@ export function stageSettingsOf(c: AckAggregatorConfig): StageSettings {
 /** How calls to Cognigy are authorised: a fixed API key, or OAuth2 client credentials. */
 export function cognigyAuthOf(c: AckAggregatorConfig, deps: OAuthDeps): CognigyAuth {
   if (c.COGNIGY_AUTH === 'api-key') return new ApiKeyAuth(c.COGNIGY_API_KEY);
-  return new OAuthClientCredentials(
-    {
-      baseUrl: c.COGNIGY_BASE_URL,
-      tokenPath: c.COGNIGY_TOKEN_PATH,
-      clientId: c.COGNIGY_CLIENT_ID,
-      clientSecret: c.COGNIGY_CLIENT_SECRET,
-      scope: c.COGNIGY_OAUTH_SCOPE,
-      refreshBeforeMs: c.COGNIGY_TOKEN_REFRESH_BEFORE_MS,
-      timeoutMs: c.COGNIGY_TIMEOUT_MS,
-    },
-    deps,
-  );
+  return oauthClientOf(c, c.COGNIGY_OAUTH_SCOPE, deps);
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
-import { ApiKeyAuth, OAuthClientCredentials, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
+import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { topicCatalogEnv } from '../../shared/topic-catalog.js';
@@ -95,16 +95,5 @@ export function variableMapOf(c: SessionWriterConfig): VariableMap {
  */
 export function sessionAuthOf(c: SessionWriterConfig, deps: OAuthDeps): CognigyAuth {
   if (c.SESSION_WRITER_AUTH === 'api-key') return new ApiKeyAuth(c.COGNIGY_API_KEY, 'x-cognigy-api-key');
-  return new OAuthClientCredentials(
-    {
-      baseUrl: c.COGNIGY_BASE_URL,
-      tokenPath: c.COGNIGY_TOKEN_PATH,
-      clientId: c.COGNIGY_CLIENT_ID,
-      clientSecret: c.COGNIGY_CLIENT_SECRET,
-      scope: c.COGNIGY_OAUTH_SCOPE,
-      refreshBeforeMs: c.COGNIGY_TOKEN_REFRESH_BEFORE_MS,
-      timeoutMs: c.COGNIGY_TIMEOUT_MS,
-    },
-    deps,
-  );
+  return oauthClientOf(c, c.COGNIGY_OAUTH_SCOPE, deps);
 }

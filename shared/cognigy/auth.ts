@@ -147,6 +147,33 @@ export class OAuthClientCredentials implements CognigyAuth {
   }
 }
 
+/** The Cognigy variables an OAuth2 client is configured by, as every service and the CLI name them. */
+export interface CognigyOAuthEnv {
+  COGNIGY_BASE_URL: string;
+  COGNIGY_TOKEN_PATH: string;
+  COGNIGY_CLIENT_ID: string;
+  COGNIGY_CLIENT_SECRET: string;
+  COGNIGY_TIMEOUT_MS: number;
+  /** Defaults to 30 s where a caller has no such setting. */
+  COGNIGY_TOKEN_REFRESH_BEFORE_MS?: number;
+}
+
+/** OAuth2 client credentials for `scope`, from the Cognigy variables. */
+export function oauthClientOf(c: CognigyOAuthEnv, scope: string, deps: OAuthDeps = {}): OAuthClientCredentials {
+  return new OAuthClientCredentials(
+    {
+      baseUrl: c.COGNIGY_BASE_URL,
+      tokenPath: c.COGNIGY_TOKEN_PATH,
+      clientId: c.COGNIGY_CLIENT_ID,
+      clientSecret: c.COGNIGY_CLIENT_SECRET,
+      scope,
+      refreshBeforeMs: c.COGNIGY_TOKEN_REFRESH_BEFORE_MS ?? 30_000,
+      timeoutMs: c.COGNIGY_TIMEOUT_MS,
+    },
+    deps,
+  );
+}
+
 export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -7,7 +7,7 @@ import { createRegistry } from '../../shared/serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
 import type { FetchLike } from '../../shared/cognigy/auth.js';
-import { CliEnv, cognigyCredentials, type CliConfig } from './config.js';
+import { CliEnv, requireCognigyCredentials, type CliConfig } from './config.js';
 import { dlqList, dlqRedrive, dlqShow, type DlqContext } from './dlq.js';
 import { parseDlqFilter, parsePosition } from './dlq-filter.js';
 import { ExitCode, println, type Out } from './output.js';
@@ -191,7 +191,7 @@ export async function runCli(
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS[name], allowPositionals: name === 'dlq show', strict: true });
     config = loadConfig(CliEnv, opts.env ?? process.env);
-    if (isCognigyCommand(name)) cognigyCredentials(config);
+    if (isCognigyCommand(name)) requireCognigyCredentials(config);
   } catch (error) {
     const prefix = error instanceof ConfigError ? 'configuration error' : 'error';
     println(err, `${prefix}: ${error instanceof Error ? error.message : String(error)}\n(see: npm run cli -- ${name} --help)`);

@@ -42,9 +42,8 @@ export type CliConfig = z.infer<typeof CliEnv>;
  * The client credentials, checked only by the command that calls Cognigy, so the Kafka commands
  * run without them. Throws a ConfigError naming the variable, like loadConfig.
  */
-export function cognigyCredentials(config: CliConfig): { clientId: string; clientSecret: string } {
+export function requireCognigyCredentials(config: CliConfig): void {
   for (const key of ['COGNIGY_CLIENT_ID', 'COGNIGY_CLIENT_SECRET'] as const) {
     if (config[key] === '') throw new ConfigError(`${key}: expected a value (retry-policy calls Cognigy with OAuth2 client credentials)`);
   }
-  return { clientId: config.COGNIGY_CLIENT_ID, clientSecret: config.COGNIGY_CLIENT_SECRET };
 }

@@ -1,7 +1,7 @@
-import { OAuthClientCredentials, type FetchLike } from '../../shared/cognigy/auth.js';
+import { oauthClientOf, type FetchLike } from '../../shared/cognigy/auth.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { WebhookRetryPolicy } from '../../shared/retry-policy-rules.js';
-import { cognigyCredentials, type CliConfig } from './config.js';
+import { requireCognigyCredentials, type CliConfig } from './config.js';
 import { ExitCode, println, type Out } from './output.js';
 import { WebhooksClient } from './retry-policy-client.js';
 import {
@@ -23,18 +23,8 @@ const MAX_RETRY_AFTER_MS = 60_000;
 
 /** The admin API client from the CLI's env; each wait before a retry is reported on `err`. */
 export function webhooksClientOf(config: CliConfig, io: { err: Out; fetch?: FetchLike }): WebhooksClient {
-  const scope = config.COGNIGY_ADMIN_OAUTH_SCOPE;
-  const auth = new OAuthClientCredentials(
-    {
-      baseUrl: config.COGNIGY_BASE_URL,
-      tokenPath: config.COGNIGY_TOKEN_PATH,
-      ...cognigyCredentials(config),
-      scope,
-      refreshBeforeMs: 30_000,
-      timeoutMs: config.COGNIGY_TIMEOUT_MS,
-    },
-    { fetch: io.fetch },
-  );
+  requireCognigyCredentials(config);
+  const auth = oauthClientOf(config, config.COGNIGY_ADMIN_OAUTH_SCOPE, { fetch: io.fetch });
   return new WebhooksClient(
     {
       baseUrl: config.COGNIGY_BASE_URL,
@@ -43,7 +33,7 @@ export function webhooksClientOf(config: CliConfig, io: { err: Out; fetch?: Fetc
       baseDelayMs: config.COGNIGY_RETRY_BASE_DELAY_MS,
       maxDelayMs: config.COGNIGY_RETRY_MAX_DELAY_MS,
       maxRetryAfterMs: MAX_RETRY_AFTER_MS,
-      scope,
+      scope: config.COGNIGY_ADMIN_OAUTH_SCOPE,
     },
     auth,
     {
