@@ -81,12 +81,7 @@ export class SessionLanes<T> {
     lane.writing = undefined;
     this.writingCount -= 1;
     if (written) this.remember(pending);
-    const waiting = lane.waiting;
-    if (waiting !== undefined && written && compareCallbacks(waiting.place, pending.place) < 0) {
-      lane.waiting = undefined;
-      this.waitingCount -= 1;
-      this.skip(waiting, 'stale');
-    }
+    // What waits is never older than what was being written (offer skips those), so it goes next.
     if (lane.waiting !== undefined) this.ready.add(pending.session);
     else this.lanes.delete(pending.session);
   }

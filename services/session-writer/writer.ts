@@ -132,10 +132,11 @@ export class SessionWriter {
         break;
       } catch (error) {
         if (error instanceof UndecodableRecord) return this.deadLetter(record, 'undecodable-result', error);
-        if (!(error instanceof RegistryUnavailable) || this.closing) throw error;
+        if (!(error instanceof RegistryUnavailable)) throw error;
+        if (this.closing) return; // left unfinished: read again after the next start
         // The registry is out: this result waits for it, and so does the partition behind it.
         this.deps.logger.warn({ err: errorMessage(error), attempt }, 'schema registry unavailable; decoding again');
-        await sleep(Math.min(this.settings.backoff.maxDelayMs, this.settings.backoff.baseDelayMs * 2 ** Math.min(attempt, 10)));
+        await this.pause(attempt);
         await heartbeat();
       }
     }
@@ -215,6 +216,12 @@ export class SessionWriter {
     );
   }
 
+  /** Before trying a Kafka-side step again (decoding, a dead-letter write): exponential, capped. */
+  private pause(attempt: number): Promise<void> {
+    const { baseDelayMs, maxDelayMs } = this.settings.backoff;
+    return sleep(Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt, 10)));
+  }
+
   /** The result on the DLQ, sent until the broker has it (or the writer stops); then finished and notified. */
   private async deadLetter(record: ConsumedRecord, reason: WriterDlqReason, error: unknown): Promise<void> {
     const dead = deadLetterRecord(record, this.settings.dlqTopic, reason, { error, firstFailedAt: readFirstFailedAt(record.headers), now: Date.now() });
@@ -225,7 +232,7 @@ export class SessionWriter {
       } catch (sendError) {
         if (this.stopping.signal.aborted) return;
         this.deps.logger.warn({ err: errorMessage(sendError), attempt }, 'dead letter not written; retrying');
-        await sleep(Math.min(this.settings.backoff.maxDelayMs, this.settings.backoff.baseDelayMs * 2 ** Math.min(attempt, 10)));
+        await this.pause(attempt);
       }
     }
     this.deps.deadLetters.notify([dead]);

@@ -91,10 +91,10 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     ...notify,
     ...env,
   };
-  const sessions =
-    sessionEnv.SESSION_WRITER_ENABLED === 'false'
-      ? undefined
-      : await startSessionWriter(loadConfig(SessionWriterEnv, sessionEnv), { logger: opts.logger.child({ service: 'session-writer' }) });
+  const sessionsOff = ['false', '0', 'no'].includes(sessionEnv.SESSION_WRITER_ENABLED ?? '');
+  const sessions = sessionsOff
+    ? undefined
+    : await startSessionWriter(loadConfig(SessionWriterEnv, sessionEnv), { logger: opts.logger.child({ service: 'session-writer' }) });
 
   return {
     simulator,
