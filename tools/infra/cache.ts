@@ -7,6 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lock } from 'proper-lockfile';
 import { requireCommand, run } from './process.js';
 
 /** The folder holding package.json; works from the sources (tsx) and from dist/ alike. */
@@ -28,31 +29,64 @@ export function infraCacheDir(): string {
 
 const COMPLETE_MARKER = '.complete';
 
-/**
- * Returns `<cache>/<name>`, populating it first if needed. Population happens in a private temp
- * folder that is renamed into place only when complete, so concurrent first uses (two test runs,
- * `infra:up` during a test run) never see a half-written folder; the loser of the race discards its copy.
- */
-export async function ensureCached(name: string, populate: (dir: string) => Promise<void>): Promise<string> {
-  const target = join(infraCacheDir(), name);
-  if (isComplete(target)) return target;
+/** Populations under way in this process, by target folder: concurrent callers share one. */
+const populating = new Map<string, Promise<string>>();
 
-  const staging = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  mkdirSync(staging, { recursive: true });
-  try {
-    await populate(staging);
-    await writeFile(join(staging, COMPLETE_MARKER), new Date().toISOString());
-    // A folder without the marker can only be left by a manual copy or a crash mid-rename; replace it.
-    if (existsSync(target) && !isComplete(target)) await rm(target, { recursive: true, force: true });
-    try {
-      await rename(staging, target);
-    } catch (err) {
-      if (!isComplete(target)) throw err;
-    }
-  } finally {
-    await rm(staging, { recursive: true, force: true });
+/**
+ * Returns `<cache>/<name>`, populating it first if needed, exactly once however many callers ask at the
+ * same time: callers in this process share one population, and other processes (two test runs,
+ * `infra:up` during a test run) wait on a lock file beside the folder, then find it complete. Population
+ * happens in a private temp folder that is renamed into place only when complete, so a crash never
+ * leaves a half-written folder behind; a lock left by a dead process goes stale and is taken over.
+ */
+export function ensureCached(name: string, populate: (dir: string) => Promise<void>): Promise<string> {
+  const target = join(infraCacheDir(), name);
+  if (isComplete(target)) return Promise.resolve(target);
+  let pending = populating.get(target);
+  if (pending === undefined) {
+    pending = populateLocked(target, populate).finally(() => populating.delete(target));
+    populating.set(target, pending);
   }
-  return target;
+  return pending;
+}
+
+/** How long another process may hold the population lock without refreshing it before it counts as dead. */
+const LOCK_STALE_MS = 30_000;
+/** How long to wait for another process's population (a first Maven download can take minutes). */
+const LOCK_WAIT_MS = 30 * 60_000;
+
+async function populateLocked(target: string, populate: (dir: string) => Promise<void>): Promise<string> {
+  const release = await lock(target, {
+    realpath: false,
+    lockfilePath: `${target}.lock`,
+    stale: LOCK_STALE_MS,
+    retries: { retries: Math.ceil(LOCK_WAIT_MS / 1_000), factor: 1, minTimeout: 1_000, maxTimeout: 1_000 },
+    // A lock taken over while held (this process stalled past LOCK_STALE_MS) costs at most a second
+    // population; the rename below settles which copy stays.
+    onCompromised: () => {},
+  });
+  try {
+    // The lock holder before us may have populated it.
+    if (isComplete(target)) return target;
+    const staging = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    mkdirSync(staging, { recursive: true });
+    try {
+      await populate(staging);
+      await writeFile(join(staging, COMPLETE_MARKER), new Date().toISOString());
+      // A folder without the marker can only be left by a manual copy; replace it.
+      if (existsSync(target) && !isComplete(target)) await rm(target, { recursive: true, force: true });
+      try {
+        await rename(staging, target);
+      } catch (err) {
+        if (!isComplete(target)) throw err;
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    return target;
+  } finally {
+    await release();
+  }
 }
 
 function isComplete(dir: string): boolean {

@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel, Partitioners, type KafkaMessage } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureCached, infraCacheDir } from '../../tools/infra/cache.js';
 import { startKafkaBroker } from '../../tools/infra/launcher.js';
 import { freePort, isPortOpen } from '../../tools/infra/process.js';
 import { kafkaAnswers } from '../../tools/infra/readiness.js';
@@ -143,8 +139,16 @@ describe('shared infrastructure (global setup)', () => {
     const registry = new SchemaRegistry({ host: infra.schemaRegistryUrl });
     const v1 = { type: 'record', name: 'C', fields: [{ name: 'a', type: 'string' }] };
     const v2 = { type: 'record', name: 'C', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int' }] };
+    const v2WithDefault = { type: 'record', name: 'C', fields: [{ name: 'a', type: 'string' }, { name: 'b', type: 'int', default: 0 }] };
     await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v1) }, { subject });
-    await expect(registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject })).rejects.toThrow();
+    // A new field without a default cannot be read from v1 records: 409, as Confluent's registry answers.
+    await expect(registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2) }, { subject })).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/incompatible/i),
+    });
+    // The same field with a default is a BACKWARD-compatible change and is registered as version 2.
+    const { id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(v2WithDefault) }, { subject });
+    expect(await registry.getLatestSchemaId(subject)).toBe(id);
   });
 });
 
@@ -177,31 +181,6 @@ describe('startKafkaBroker', () => {
       expect(values(await consume(kafka(broker.brokers), topic, 1))).toEqual(['before-stop']);
     } finally {
       await broker.destroy();
-    }
-  });
-});
-
-describe('infra cache', () => {
-  it('populates a cache entry once and atomically under concurrent first use', async () => {
-    const name = unique('cache');
-    let populations = 0;
-    const populate = async (dir: string): Promise<void> => {
-      populations += 1;
-      await writeFile(join(dir, 'payload'), `written by ${populations}`);
-    };
-    try {
-      const dirs = await Promise.all([ensureCached(name, populate), ensureCached(name, populate), ensureCached(name, populate)]);
-      expect(new Set(dirs).size).toBe(1);
-      const dir = dirs[0] as string;
-      expect(readFileSync(join(dir, 'payload'), 'utf8')).toMatch(/^written by \d$/);
-      expect(readdirSync(infraCacheDir()).filter((entry) => entry.startsWith(`${name}.tmp-`))).toEqual([]);
-      // Warm: no further population.
-      const before = populations;
-      await ensureCached(name, populate);
-      expect(populations).toBe(before);
-    } finally {
-      await rm(join(infraCacheDir(), name), { recursive: true, force: true });
-      expect(existsSync(join(infraCacheDir(), name))).toBe(false);
     }
   });
 });
