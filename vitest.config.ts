@@ -2,9 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Starts (or reuses, via KAFKA_BROKERS / SCHEMA_REGISTRY_URL) one Kafka broker and schema registry per run.
-    globalSetup: ['test/support/global-setup.ts'],
     // Real broker round trips (group joins, transactions) on a 2-core CI machine are slow, not broken.
     testTimeout: 60_000,
     hookTimeout: 180_000,
@@ -15,5 +12,21 @@ export default defineConfig({
     maxWorkers: 2,
     // `json` gives .ci/run a machine-readable summary (numPassedTests / numFailedTests).
     reporters: ['default', ['json', { outputFile: '.cache/test-results.json' }]],
+    projects: [
+      {
+        // `npm run test:unit`: no broker, registry or Java needed.
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/**/*.int.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.int.test.ts'],
+          // Starts (or reuses, via KAFKA_BROKERS / SCHEMA_REGISTRY_URL) one Kafka broker and schema registry per run.
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });
