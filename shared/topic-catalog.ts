@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env } from './config.js';
+import { ConfigError, env } from './config.js';
 import type { TopicSpec } from './kafka.js';
 import { topicNames } from './topics.js';
 
@@ -35,7 +35,12 @@ export interface CatalogTopic extends TopicSpec {
 
 /** Env names of the settings beyond `commonEnv` (TOPIC_PREFIX, TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR). */
 export const topicCatalogEnv = {
-  TOPIC_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).max(32).optional(),
+  TOPIC_MIN_INSYNC_REPLICAS: z.coerce
+    .number({ error: 'expected an integer from 1 to 32' })
+    .int('expected an integer from 1 to 32')
+    .min(1, 'expected an integer from 1 to 32')
+    .max(32, 'expected an integer from 1 to 32')
+    .optional(),
   TOPIC_RETENTION_MS: env.int(7 * DAY_MS, 60_000),
   TOPIC_DLQ_RETENTION_MS: env.int(30 * DAY_MS, 60_000),
   TOPIC_ACK_BATCHES_RETENTION_MS: env.int(90 * DAY_MS, 60_000),
@@ -61,13 +66,29 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
   return Math.min(2, Math.max(1, replicationFactor - 1));
 }
 
+/** One line when TOPIC_MIN_INSYNC_REPLICAS cannot be met by TOPIC_REPLICATION_FACTOR replicas. */
+function minInsyncProblem(config: Pick<TopicCatalogEnv, 'TOPIC_REPLICATION_FACTOR' | 'TOPIC_MIN_INSYNC_REPLICAS'>): string | undefined {
+  const wanted = config.TOPIC_MIN_INSYNC_REPLICAS;
+  if (wanted === undefined || wanted <= config.TOPIC_REPLICATION_FACTOR) return undefined;
+  return `expected at most TOPIC_REPLICATION_FACTOR (${config.TOPIC_REPLICATION_FACTOR}), got ${wanted}`;
+}
+
+/**
+ * For the superRefine of every configuration that includes `topicCatalogEnv`: settings the topics
+ * could never be created with stop the start with one line, before anything connects.
+ */
+export function checkTopicCatalog(
+  config: Pick<TopicCatalogEnv, 'TOPIC_REPLICATION_FACTOR' | 'TOPIC_MIN_INSYNC_REPLICAS'>,
+  ctx: z.RefinementCtx,
+): void {
+  const problem = minInsyncProblem(config);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['TOPIC_MIN_INSYNC_REPLICAS'], message: problem });
+}
+
 export function topicSettingsFromEnv(config: TopicCatalogEnv): TopicSettings {
+  const problem = minInsyncProblem(config);
+  if (problem !== undefined) throw new ConfigError(`TOPIC_MIN_INSYNC_REPLICAS: ${problem}`);
   const minInsyncReplicas = config.TOPIC_MIN_INSYNC_REPLICAS ?? defaultMinInsyncReplicas(config.TOPIC_REPLICATION_FACTOR);
-  if (minInsyncReplicas > config.TOPIC_REPLICATION_FACTOR) {
-    throw new RangeError(
-      `TOPIC_MIN_INSYNC_REPLICAS: expected at most TOPIC_REPLICATION_FACTOR (${config.TOPIC_REPLICATION_FACTOR}), got ${minInsyncReplicas}`,
-    );
-  }
   return {
     prefix: config.TOPIC_PREFIX,
     partitions: config.TOPIC_PARTITIONS,

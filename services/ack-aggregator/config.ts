@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
-import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 
@@ -45,6 +45,7 @@ export const AckAggregatorEnv = z
     COGNIGY_RETRY_MAX_DELAY_MS: env.int(30_000, 1, 3_600_000),
   })
   .superRefine((c, ctx) => {
+    checkTopicCatalog(c, ctx);
     checkDeadLetterNotify(c, ctx);
     if (c.COGNIGY_AUTH === 'oauth2') {
       for (const key of ['COGNIGY_CLIENT_ID', 'COGNIGY_CLIENT_SECRET'] as const) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
-import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { RETRY_LIMITS, RetryPolicySchema, retryTiers, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -39,6 +39,7 @@ export const FulfillmentEnv = z
     FULFILLMENT_TRANSACTIONAL_ID_PREFIX: z.string().min(1).optional(),
   })
   .superRefine((c, ctx) => {
+    checkTopicCatalog(c, ctx);
     checkDeadLetterNotify(c, ctx);
     const overrides = parseThresholdOverrides(c.CONFIDENCE_THRESHOLDS);
     if (!overrides.ok) ctx.addIssue({ code: 'custom', path: ['CONFIDENCE_THRESHOLDS'], message: overrides.error });

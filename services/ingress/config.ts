@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
-import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { DEFAULT_PATHS, FIELD_NAMES, parsePathList, pathsVariable, type FieldName, type FieldPaths, type PathsVariable } from './callback-fields.js';
 
 export const AUTH_SCHEMES = ['hmac', 'basic', 'api-key', 'standard-webhooks'] as const;
@@ -53,6 +53,7 @@ export const IngressEnv = z
     ...pathsEnv,
   })
   .superRefine((c, ctx) => {
+    checkTopicCatalog(c, ctx);
     const need: [AuthScheme, keyof typeof c, string][] = [
       ['hmac', 'COGNIGY_WEBHOOK_SECRETS', 'at least one secret when INGRESS_AUTH includes hmac'],
       ['basic', 'INGRESS_BASIC_USERS', 'at least one user:pass when INGRESS_AUTH includes basic'],

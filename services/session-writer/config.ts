@@ -3,7 +3,7 @@ import { commonEnv, env } from '../../shared/config.js';
 import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
-import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { parseVariableMap, VariableMapError, type VariableMap } from './variables.js';
 
 const path = (fallback: string) => z.string().regex(/^\/\S*$/, 'expected an absolute path such as /api/v2/...').default(fallback);
@@ -45,6 +45,7 @@ export const SessionWriterEnv = z
     COGNIGY_RETRY_MAX_DELAY_MS: env.int(30_000, 1, 3_600_000),
   })
   .superRefine((c, ctx) => {
+    checkTopicCatalog(c, ctx);
     if (!c.SESSION_WRITER_ENABLED) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_WRITER_ENABLED'], message: 'the session writer is off; set it to true to run it' });
     }

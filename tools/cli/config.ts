@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, commonEnv, env } from '../../shared/config.js';
-import { topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { localInfraEnv } from '../infra/launcher.js';
 
 const path = (fallback: string) => z.string().regex(/^\/\S*$/, 'expected an absolute path such as /api/v1/...').default(fallback);
 
@@ -31,9 +32,11 @@ export const CliEnv = z
     DLQ_REDRIVE_GROUP_ID: z.string().min(1).default('cognigy-dlq-redrive'),
     ...cognigyAdminEnv,
   })
-  .refine((c) => c.COGNIGY_RETRY_BASE_DELAY_MS <= c.COGNIGY_RETRY_MAX_DELAY_MS, {
-    path: ['COGNIGY_RETRY_MAX_DELAY_MS'],
-    message: 'expected at least COGNIGY_RETRY_BASE_DELAY_MS',
+  .superRefine((c, ctx) => {
+    checkTopicCatalog(c, ctx);
+    if (c.COGNIGY_RETRY_BASE_DELAY_MS > c.COGNIGY_RETRY_MAX_DELAY_MS) {
+      ctx.addIssue({ code: 'custom', path: ['COGNIGY_RETRY_MAX_DELAY_MS'], message: 'expected at least COGNIGY_RETRY_BASE_DELAY_MS' });
+    }
   });
 
 export type CliConfig = z.infer<typeof CliEnv>;
@@ -47,3 +50,14 @@ export function requireCognigyCredentials(config: CliConfig): void {
     if (config[key] === '') throw new ConfigError(`${key}: expected a value (retry-policy calls Cognigy with OAuth2 client credentials)`);
   }
 }
+
+/**
+ * `npm start`'s own settings, checked before anything starts (each service checks its own when it
+ * starts). LOG_LEVEL is the level of the pipeline's log lines, warn unless set.
+ */
+export const StartEnv = z.object({
+  ...localInfraEnv,
+  SIMULATOR_PORT: env.int(8090, 0, 65_535),
+  SUMMARY_INTERVAL_MS: env.int(5_000, 100, 3_600_000),
+  LOG_LEVEL: commonEnv.LOG_LEVEL.unwrap().default('warn'),
+});

@@ -6,10 +6,11 @@
  * Every variable of the services' configuration can still be set in the environment.
  */
 import { signHmac } from '../../services/ingress/auth.js';
-import { runMain } from '../../shared/config.js';
+import { loadConfig, runMain } from '../../shared/config.js';
 import { onStopSignal } from '../../shared/lifecycle.js';
 import { createLogger } from '../../shared/logging.js';
 import { startLocalInfra } from '../infra/launcher.js';
+import { StartEnv } from './config.js';
 import { LOCAL_WEBHOOK_SECRET, startLocalPipeline } from './local-pipeline.js';
 
 function example(port: number, secret: string, simulatorUrl: string): string {
@@ -37,6 +38,7 @@ function example(port: number, secret: string, simulatorUrl: string): string {
 }
 
 runMain(async () => {
+  const config = loadConfig(StartEnv);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say('starting Kafka and the schema registry ...');
   const infra = await startLocalInfra({ log: (line) => say(`  ${line}`) });
@@ -44,8 +46,8 @@ runMain(async () => {
     kafkaBrokers: infra.kafkaBrokers,
     schemaRegistryUrl: infra.schemaRegistryUrl,
     env: process.env,
-    logger: createLogger('pipeline', process.env.LOG_LEVEL ?? 'warn'),
-    simulatorPort: Number(process.env.SIMULATOR_PORT ?? 8090),
+    logger: createLogger('pipeline', config.LOG_LEVEL),
+    simulatorPort: config.SIMULATOR_PORT,
   });
   const { ingress, fulfillment, acks, sessions, simulator } = pipeline;
 
@@ -68,7 +70,7 @@ runMain(async () => {
           `session writes ${s.sessionWrites}`,
       );
     });
-  }, Number(process.env.SUMMARY_INTERVAL_MS ?? 5_000));
+  }, config.SUMMARY_INTERVAL_MS);
 
   let stopping = false;
   const stop = async () => {

@@ -8,6 +8,8 @@
  * LOCAL_INFRA=jars|testcontainers skips the Docker probe and forces 2 or 3.
  */
 import { rm } from 'node:fs/promises';
+import { z } from 'zod';
+import { loadConfig } from '../../shared/config.js';
 import { startApicurio } from './apicurio.js';
 import { JarsKafkaBroker } from './kafka-jars.js';
 import { isAlive, killPid, type Log, waitFor } from './process.js';
@@ -75,14 +77,22 @@ export async function startKafkaBroker(opts: InfraOptions = {}): Promise<KafkaBr
   };
 }
 
+/** LOCAL_INFRA, checked like every other variable: unset or empty means probe for Docker. */
+export const localInfraEnv = {
+  LOCAL_INFRA: z
+    .string()
+    .optional()
+    .transform((text) => (text === undefined || text.trim() === '' ? undefined : text.trim()))
+    .pipe(z.enum(['jars', 'testcontainers'], { error: 'expected jars or testcontainers' }).optional()),
+};
+
 let runtimeChoice: Promise<'jars' | 'testcontainers'> | undefined;
 
 /** Memoised: probing Docker costs up to a few seconds and the answer does not change within a run. */
 export function chooseRuntime(): Promise<'jars' | 'testcontainers'> {
   runtimeChoice ??= (async () => {
-    const forced = process.env.LOCAL_INFRA?.trim();
-    if (forced === 'jars' || forced === 'testcontainers') return forced;
-    if (forced) throw new Error(`LOCAL_INFRA must be "jars" or "testcontainers", got "${forced}"`);
+    const forced = loadConfig(z.object(localInfraEnv)).LOCAL_INFRA;
+    if (forced !== undefined) return forced;
     return (await dockerAvailable()) ? 'testcontainers' : 'jars';
   })();
   return runtimeChoice;
