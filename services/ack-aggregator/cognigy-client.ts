@@ -1,5 +1,6 @@
 import { errorMessage } from '../../shared/errors.js';
 import { parseJson, type CognigyAuth, type FetchLike } from '../../shared/cognigy/auth.js';
+import { BatchAcknowledgeAnswer } from '../../shared/cognigy/contract.js';
 import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from '../../shared/cognigy/errors.js';
 import { parseRetryAfter } from '../../shared/cognigy/retry-after.js';
 import type { AckRequest } from './batching.js';
@@ -26,6 +27,9 @@ export interface AckResponse {
   retryAfter: string | null;
 }
 
+/** The fields of the answer the outcome depends on (Cognigy's batchId is not needed). */
+const ANSWER_COUNTS = BatchAcknowledgeAnswer.pick({ processedCount: true, failedCount: true, status: true });
+
 /**
  * What an answer means, decided in one place: 2xx with counts adding up and COMPLETED, or 409, is
  * success; 429 and 5xx are retried; 400 dead-letters the batch. 404/405 mean the endpoint path is
@@ -34,17 +38,15 @@ export interface AckResponse {
 export function classifyAckResponse(response: AckResponse, batchSize: number, now: number): AckAnswer {
   const { status, body } = response;
   if (status >= 200 && status < 300) {
-    const answer = (parseJson(body) ?? {}) as { processedCount?: unknown; failedCount?: unknown; status?: unknown };
-    const { processedCount, failedCount } = answer;
-    if (
-      typeof processedCount === 'number' &&
-      typeof failedCount === 'number' &&
-      processedCount + failedCount === batchSize &&
-      answer.status === 'COMPLETED'
-    ) {
-      return { outcome: 'accepted', httpStatus: status, processedCount, failedCount };
+    const answer = parseJson(body) ?? {};
+    const counts = ANSWER_COUNTS.safeParse(answer);
+    if (counts.success) {
+      const { processedCount, failedCount } = counts.data;
+      if (processedCount + failedCount === batchSize && counts.data.status === 'COMPLETED') {
+        return { outcome: 'accepted', httpStatus: status, processedCount, failedCount };
+      }
     }
-    throw new CountMismatch(batchSize, answer);
+    throw new CountMismatch(batchSize, answer as { processedCount?: unknown; failedCount?: unknown; status?: unknown });
   }
   if (status === 409) return { outcome: 'duplicate', httpStatus: status, processedCount: null, failedCount: null };
   if (status === 429) throw new CognigyRateLimited(parseRetryAfter(response.retryAfter, now));

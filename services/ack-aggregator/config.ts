@@ -4,6 +4,7 @@ import type { StageSettings } from '../../shared/stage/stage.js';
 import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
+import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
 
 /** Cognigy accepts at most this many items in one batch-acknowledge call. */
 export const COGNIGY_MAX_BATCH = 500;
@@ -36,8 +37,8 @@ export const AckAggregatorEnv = z
     COGNIGY_CLIENT_SECRET: z.string().default(''),
     COGNIGY_OAUTH_SCOPE: z.string().default('webhook:write'),
     COGNIGY_API_KEY: z.string().default(''),
-    COGNIGY_TOKEN_PATH: path('/api/v1/auth/oauth/token'),
-    COGNIGY_ACK_PATH: path('/api/v1/webhooks/batch-acknowledge'),
+    COGNIGY_TOKEN_PATH: path(COGNIGY_CONTRACT.token.path),
+    COGNIGY_ACK_PATH: path(COGNIGY_CONTRACT.batchAcknowledge.path),
     /** A cached token is replaced this long before it expires. */
     COGNIGY_TOKEN_REFRESH_BEFORE_MS: env.int(30_000, 0, 3_600_000),
     COGNIGY_TIMEOUT_MS: env.int(10_000, 100, 300_000),

@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { ACK_STATUSES, ERROR_DIRECTIVES } from '../../shared/contracts.js';
+import { batchAcknowledgeRequest, COGNIGY_CONTRACT, describeIssues, requestIssues, type ContractIssue } from '../../shared/cognigy/contract.js';
 
 /**
  * Cognigy platform API half of the simulator: the OAuth2 token endpoint, batch-acknowledge and
- * session variables, as the user's seed documents describe them, with fault injection and a
- * record of everything received (in-process `state`, or `GET /admin/cognigy/...`).
+ * session variables, validating what it receives with the shared contract
+ * (shared/cognigy/contract.ts), with fault injection and a record of everything received
+ * (in-process `state`, or `GET /admin/cognigy/...`).
  */
 
 /** Credentials the simulator accepts unless told otherwise (local stack and tests). */
@@ -16,11 +17,16 @@ export const SIMULATOR_CREDENTIALS = {
   apiKey: 'local-api-key',
 } as const;
 
+/** The contract's paths as express routes (`{sessionId}` becomes `:sessionId`). */
 export const COGNIGY_PATHS = {
-  token: '/api/v1/auth/oauth/token',
-  batchAcknowledge: '/api/v1/webhooks/batch-acknowledge',
-  sessionVariables: '/api/v2/sessions/:sessionId/variables',
+  token: expressRoute(COGNIGY_CONTRACT.token.path),
+  batchAcknowledge: expressRoute(COGNIGY_CONTRACT.batchAcknowledge.path),
+  sessionVariables: expressRoute(COGNIGY_CONTRACT.sessionVariables.path),
 } as const;
+
+export function expressRoute(template: string): string {
+  return template.replace(/\{(\w+)\}/g, ':$1');
+}
 
 export interface CognigyApiSettings {
   clientId: string;
@@ -148,51 +154,16 @@ export interface CognigyApiState {
   reset(): void;
 }
 
-const BatchItem = z
-  .object({
-    webhookId: z.string().min(1).max(256),
-    sequenceIndex: z.number().int().min(0),
-    status: z.enum(ACK_STATUSES as [string, ...string[]]),
-    errorDirective: z.enum(ERROR_DIRECTIVES as [string, ...string[]]).optional(),
-  })
-  .superRefine((item, ctx) => {
-    if (item.status !== 'ACKNOWLEDGED' && item.errorDirective === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['errorDirective'], message: `required when status is ${item.status}` });
-    }
-    if (item.status === 'ACKNOWLEDGED' && item.errorDirective !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['errorDirective'], message: 'not allowed when status is ACKNOWLEDGED' });
-    }
-  });
-
-/** The runtime API's body: `{"variables": {...}}`, at least one variable. */
-const VariablesBody = z.object({
-  variables: z.record(z.string().min(1), z.unknown()).refine((v) => Object.keys(v).length > 0, 'expected at least one variable'),
-});
-
-function batchBody(maxBatch: number) {
-  return z
-    .object({
-      idempotencyKey: z.string().min(1).max(255),
-      batchSize: z.number().int().min(1).max(maxBatch),
-      timestamp: z.iso.datetime({ offset: true }),
-      statusMatrix: z.array(BatchItem).min(1).max(maxBatch),
-    })
-    .superRefine((body, ctx) => {
-      if (body.batchSize !== body.statusMatrix.length) {
-        ctx.addIssue({ code: 'custom', path: ['batchSize'], message: `is ${body.batchSize} but statusMatrix has ${body.statusMatrix.length} items` });
-      }
-      const indexes = new Set<number>();
-      const webhooks = new Set<string>();
-      body.statusMatrix.forEach((item, i) => {
-        if (item.sequenceIndex >= body.statusMatrix.length || indexes.has(item.sequenceIndex)) {
-          ctx.addIssue({ code: 'custom', path: ['statusMatrix', i, 'sequenceIndex'], message: 'must be unique and below batchSize' });
-        }
-        if (webhooks.has(item.webhookId)) ctx.addIssue({ code: 'custom', path: ['statusMatrix', i, 'webhookId'], message: 'appears twice' });
-        indexes.add(item.sequenceIndex);
-        webhooks.add(item.webhookId);
-      });
-    });
+/** The batch request as the contract states it, with the simulator's item limit (cached per limit). */
+const batchRequests = new Map<number, ReturnType<typeof batchAcknowledgeRequest>>();
+function batchRequest(maxBatch: number): ReturnType<typeof batchAcknowledgeRequest> {
+  let request = batchRequests.get(maxBatch);
+  if (request === undefined) batchRequests.set(maxBatch, (request = batchAcknowledgeRequest(maxBatch)));
+  return request;
 }
+
+/** The 400 answer naming every field at fault. */
+const validationFailed = (issues: ContractIssue[]) => ({ error: 'validation_failed', issues });
 
 export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router: Router; state: CognigyApiState } {
   const state: CognigyApiState = {
@@ -263,12 +234,19 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
       state.tokenRequests.push({ at: Date.now(), clientId, status });
       res.status(status).set('Cache-Control', 'no-store').json(body);
     };
-    if (!req.is('application/x-www-form-urlencoded')) return answer(400, { error: 'invalid_request', error_description: 'expected a form-encoded body' });
-    if (form.grant_type !== 'client_credentials') return answer(400, { error: 'unsupported_grant_type' });
-    if (!safeEqual(clientId, state.settings.clientId) || !safeEqual(clientSecret, state.settings.clientSecret)) {
+    const refuseClient = () => {
       res.set('WWW-Authenticate', 'Basic realm="cognigy"');
       return answer(401, { error: 'invalid_client' });
+    };
+    // RFC 6749 5.2 names the fault by an error code: the form's type, the grant, or the client.
+    const [issue] = requestIssues(COGNIGY_CONTRACT.token.request, { headers: req.headers, body: form });
+    if (issue?.path === 'Content-Type') return answer(400, { error: 'invalid_request', error_description: 'expected a form-encoded body' });
+    if (issue?.path === 'grant_type' && form.grant_type !== undefined) {
+      return answer(400, { error: 'unsupported_grant_type', error_description: `grant_type: ${issue.message}` });
     }
+    if (issue?.path === 'client_id' || issue?.path === 'client_secret' || issue?.path === 'Authorization') return refuseClient();
+    if (issue !== undefined) return answer(400, { error: 'invalid_request', error_description: `${issue.path}: ${issue.message}` });
+    if (!safeEqual(clientId, state.settings.clientId) || !safeEqual(clientSecret, state.settings.clientSecret)) return refuseClient();
     const now = Date.now();
     const token: TokenRecord = {
       token: randomBytes(24).toString('base64url'),
@@ -317,19 +295,11 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
     if (take(faults, 'serverErrors')) return answer(500, { error: 'internal_error' });
     if (take(faults, 'badRequest')) return answer(400, { error: 'bad_request', message: 'injected fault' });
 
-    const parsed = batchBody(state.settings.maxBatch).safeParse(req.body);
-    if (!parsed.success) {
-      return answer(400, {
-        error: 'validation_failed',
-        issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      });
-    }
-    const body = parsed.data;
+    const parsed = batchRequest(state.settings.maxBatch).safeParse({ headers: req.headers, query: req.query, body: req.body });
+    if (!parsed.success) return answer(400, validationFailed(describeIssues(parsed.error.issues)));
+    const body = parsed.data.body;
     call.batchSize = body.batchSize;
     call.webhookIds = body.statusMatrix.map((i) => i.webhookId);
-    if (call.idempotencyKey !== body.idempotencyKey) {
-      return answer(400, { error: 'validation_failed', issues: [{ path: 'Idempotency-Key', message: 'must be sent and equal idempotencyKey' }] });
-    }
     const already = state.applied.get(body.idempotencyKey);
     if (already !== undefined) return answer(409, { error: 'conflict', message: 'batch already applied', batchId: already.batchId });
     if (take(faults, 'conflict')) return answer(409, { error: 'conflict', message: 'injected fault' });
@@ -358,9 +328,9 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
       call.status = status;
       res.status(status).set(headers).json(body);
     };
-    // The runtime API takes its key as X-Cognigy-Api-Key; a bearer token from the token endpoint works too.
+    // The runtime API takes its key as X-Cognigy-Api-Key (not X-API-Key); a bearer token from the token endpoint works too.
     const key = req.get('x-cognigy-api-key');
-    const who = key === undefined ? authorise(state, req) : { ok: state.settings.apiKeys.some((k) => safeEqual(key, k)), auth: 'api-key' as const };
+    const who = key === undefined ? authorise(state, req, 'bearer-only') : { ok: state.settings.apiKeys.some((k) => safeEqual(key, k)), auth: 'api-key' as const };
     call.auth = who.auth;
     if (!who.ok) return answer(401, { error: 'unauthorized', message: 'a valid X-Cognigy-Api-Key or Bearer token is required' });
 
@@ -374,13 +344,11 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
       faults.variablesServerErrors = (faults.variablesServerErrors ?? 0) - 1;
       return answer(500, { error: 'internal_error' });
     }
-    const parsed = VariablesBody.safeParse(req.body);
-    if (!parsed.success) {
-      return answer(400, { error: 'validation_failed', issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
-    }
+    const parsed = COGNIGY_CONTRACT.sessionVariables.request.safeParse({ headers: req.headers, query: req.query, body: req.body });
+    if (!parsed.success) return answer(400, validationFailed(describeIssues(parsed.error.issues)));
     if (state.goneSessions.has(call.sessionId)) return answer(404, { error: 'not_found', message: `session ${call.sessionId} does not exist` });
-    call.variables = parsed.data.variables;
-    const variables = { ...(state.sessionVariables.get(call.sessionId) ?? {}), ...parsed.data.variables };
+    call.variables = parsed.data.body.variables;
+    const variables = { ...(state.sessionVariables.get(call.sessionId) ?? {}), ...parsed.data.body.variables };
     state.sessionVariables.set(call.sessionId, variables);
     return answer(200, { sessionId: call.sessionId, variables });
   });
@@ -441,8 +409,9 @@ export function cognigyApi(settings: Partial<CognigyApiSettings> = {}): { router
   return { router, state };
 }
 
-function authorise(state: CognigyApiState, req: Request): { ok: boolean; auth: BatchCallRecord['auth']; token: string | null } {
-  const apiKey = req.get('x-api-key');
+/** A live bearer token from the token endpoint, or (unless `bearer-only`) a key in X-API-Key. */
+function authorise(state: CognigyApiState, req: Request, accept: 'bearer-or-api-key' | 'bearer-only' = 'bearer-or-api-key'): { ok: boolean; auth: BatchCallRecord['auth']; token: string | null } {
+  const apiKey = accept === 'bearer-only' ? undefined : req.get('x-api-key');
   if (apiKey !== undefined) return { ok: state.settings.apiKeys.some((k) => safeEqual(apiKey, k)), auth: 'api-key', token: null };
   const bearer = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
   if (bearer === undefined) return { ok: false, auth: 'none', token: null };

@@ -1,30 +1,24 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import {
-  RETRY_STRATEGIES,
-  WEBHOOK_POLICY_FIELDS,
-  fromWebhookRetryPolicy,
-  scheduleIssues,
-  type WebhookRetryPolicy,
-} from '../../shared/retry-policy-rules.js';
-import type { CognigyApiState } from './cognigy-api.js';
+import { COGNIGY_CONTRACT, describeIssues, WireRetryPolicy } from '../../shared/cognigy/contract.js';
+import type { WebhookRetryPolicy } from '../../shared/retry-policy-rules.js';
+import { expressRoute, type CognigyApiState } from './cognigy-api.js';
 
 /**
  * Cognigy's webhook admin API half of the simulator: a bot's webhooks, listed by cursor, and a
- * PATCH of one webhook's retry policy under an Idempotency-Key, checked against the same retry
- * rules the CLI and fulfillment use. Bearer tokens are the ones the simulator's token endpoint
- * issued. Bots are seeded (in-process `state.seed` or `POST /admin/cognigy/bots/:botId/webhooks`),
- * faults injected for the next calls, and every call and applied PATCH recorded.
+ * PATCH of one webhook's retry policy under an Idempotency-Key, validated with the shared contract
+ * (whose PATCH body applies the same retry rules the CLI and fulfillment use). Bearer tokens are
+ * the ones the simulator's token endpoint issued. Bots are seeded (in-process `state.seed` or
+ * `POST /admin/cognigy/bots/:botId/webhooks`), faults injected for the next calls, and every call
+ * and applied PATCH recorded.
  */
 
 export const WEBHOOKS_PATHS = {
-  list: '/api/v2/bots/:botId/webhooks',
-  webhook: '/api/v2/bots/:botId/webhooks/:webhookId',
+  list: expressRoute(COGNIGY_CONTRACT.listWebhooks.path),
+  webhook: expressRoute(COGNIGY_CONTRACT.patchWebhook.path),
 } as const;
 
-export const WEBHOOKS_SCOPES = { manage: 'bot:webhooks:manage', read: 'bot:webhooks:read' } as const;
-
-export const MAX_PAGE_SIZE = 100;
+/** What the listing serves when the caller names no page size. */
 const DEFAULT_PAGE_SIZE = 25;
 
 /** The policy seeded webhooks get unless told otherwise. */
@@ -61,21 +55,10 @@ export const WebhooksFaultRequest = z.object({
 });
 export type WebhooksFaultRequest = z.input<typeof WebhooksFaultRequest>;
 
-const WirePolicy = z
-  .object({
-    enabled: z.boolean(),
-    maxAttempts: z.number().int(),
-    backoffStrategy: z.enum(RETRY_STRATEGIES),
-    baseDelayMs: z.number().int(),
-    maxDelayMs: z.number().int(),
-    maxRetryWindowSeconds: z.number().int(),
-  })
-  .strict();
-
 /** `{count}` seeds webhooks wh-0001.. with one policy; `items` seeds exactly these. Either replaces the bot's webhooks. */
 export const SeedRequest = z.union([
-  z.object({ count: z.number().int().min(0).max(10_000), retryPolicy: WirePolicy.nullable().optional() }),
-  z.object({ items: z.array(z.object({ id: z.string().min(1), name: z.string().optional(), retryPolicy: WirePolicy.nullable().optional() })) }),
+  z.object({ count: z.number().int().min(0).max(10_000), retryPolicy: WireRetryPolicy.nullable().optional() }),
+  z.object({ items: z.array(z.object({ id: z.string().min(1), name: z.string().optional(), retryPolicy: WireRetryPolicy.nullable().optional() })) }),
 ]);
 export type SeedRequest = z.input<typeof SeedRequest>;
 
@@ -148,7 +131,7 @@ export function webhooksApi(cognigy: CognigyApiState): { router: Router; state: 
   const router = Router();
 
   /** Records the call, then answers 401/403 or an injected fault; true when the call may go on. */
-  const admitted = async (req: Request, res: Response, call: WebhookCallRecord, scopes: string[]): Promise<boolean> => {
+  const admitted = async (req: Request, res: Response, call: WebhookCallRecord, scopes: readonly string[]): Promise<boolean> => {
     state.calls.push(call);
     const refuse = (status: number, body: object, headers: Record<string, string> = {}) => {
       call.status = status;
@@ -176,18 +159,17 @@ export function webhooksApi(cognigy: CognigyApiState): { router: Router; state: 
   router.get(WEBHOOKS_PATHS.list, async (req: Request, res: Response) => {
     const botId = String(req.params.botId);
     const call: WebhookCallRecord = { at: Date.now(), method: 'GET', botId, webhookId: null, idempotencyKey: null, status: 0, applied: false };
-    if (!(await admitted(req, res, call, [WEBHOOKS_SCOPES.read, WEBHOOKS_SCOPES.manage]))) return;
+    if (!(await admitted(req, res, call, COGNIGY_CONTRACT.listWebhooks.scopes))) return;
     const answer = (status: number, body: object) => {
       call.status = status;
       res.status(status).json(body);
     };
     const webhooks = state.bots.get(botId);
     if (webhooks === undefined) return answer(404, { error: 'not_found', message: `no bot ${botId}` });
-    const pageSize = req.query.pageSize === undefined ? DEFAULT_PAGE_SIZE : Number(req.query.pageSize);
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-      return answer(400, { error: 'validation_failed', issues: [{ path: 'pageSize', message: `expected an integer from 1 to ${MAX_PAGE_SIZE}` }] });
-    }
-    const offset = req.query.cursor === undefined ? 0 : readCursor(String(req.query.cursor), botId);
+    const parsed = COGNIGY_CONTRACT.listWebhooks.request.safeParse({ headers: req.headers, query: req.query, body: undefined });
+    if (!parsed.success) return answer(400, { error: 'validation_failed', issues: describeIssues(parsed.error.issues) });
+    const { pageSize = DEFAULT_PAGE_SIZE, cursor } = parsed.data.query;
+    const offset = cursor === undefined ? 0 : readCursor(cursor, botId);
     if (offset === undefined) return answer(400, { error: 'validation_failed', issues: [{ path: 'cursor', message: 'unknown cursor' }] });
     const all = [...webhooks.values()];
     const items = all.slice(offset, offset + pageSize);
@@ -200,24 +182,22 @@ export function webhooksApi(cognigy: CognigyApiState): { router: Router; state: 
     const webhookId = String(req.params.webhookId);
     const idempotencyKey = req.get('idempotency-key') ?? null;
     const call: WebhookCallRecord = { at: Date.now(), method: 'PATCH', botId, webhookId, idempotencyKey, status: 0, applied: false };
-    if (!(await admitted(req, res, call, [WEBHOOKS_SCOPES.manage]))) return;
+    if (!(await admitted(req, res, call, COGNIGY_CONTRACT.patchWebhook.scopes))) return;
     const answer = (status: number, body: object) => {
       call.status = status;
       res.status(status).json(body);
     };
     const webhook = state.bots.get(botId)?.get(webhookId);
     if (webhook === undefined) return answer(404, { error: 'not_found', message: `no webhook ${webhookId} on bot ${botId}` });
-    if (idempotencyKey === null || idempotencyKey === '') {
-      return answer(400, { error: 'validation_failed', issues: [{ path: 'Idempotency-Key', message: 'header required' }] });
-    }
-    const issues = policyIssues(req.body);
-    if (issues.length > 0) return answer(400, { error: 'validation_failed', issues });
-    const retryPolicy = (req.body as { retryPolicy: WebhookRetryPolicy }).retryPolicy;
-    if (state.applied.some((a) => a.idempotencyKey === idempotencyKey)) {
+    const parsed = COGNIGY_CONTRACT.patchWebhook.request.safeParse({ headers: req.headers, query: req.query, body: req.body });
+    if (!parsed.success) return answer(400, { error: 'validation_failed', issues: describeIssues(parsed.error.issues) });
+    const { retryPolicy } = parsed.data.body;
+    const key = parsed.data.headers['idempotency-key'];
+    if (state.applied.some((a) => a.idempotencyKey === key)) {
       return answer(409, { error: 'conflict', message: 'already applied under this Idempotency-Key', webhookId });
     }
     webhook.retryPolicy = { ...retryPolicy };
-    state.applied.push({ idempotencyKey, botId, webhookId, retryPolicy: { ...retryPolicy }, at: Date.now() });
+    state.applied.push({ idempotencyKey: key, botId, webhookId, retryPolicy: { ...retryPolicy }, at: Date.now() });
     call.applied = true;
     if (take(state.faults, 'resetAfterApply')) {
       req.socket.destroy();
@@ -267,16 +247,6 @@ export function webhooksApi(cognigy: CognigyApiState): { router: Router; state: 
   });
 
   return { router, state };
-}
-
-/** Type errors first, then the shared retry rules, each with the body path it concerns. */
-function policyIssues(body: unknown): { path: string; message: string }[] {
-  const parsed = z.object({ retryPolicy: WirePolicy }).safeParse(body);
-  if (!parsed.success) return parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-  return scheduleIssues(fromWebhookRetryPolicy(parsed.data.retryPolicy)).map((i) => ({
-    path: `retryPolicy.${WEBHOOK_POLICY_FIELDS[i.field]}`,
-    message: i.message,
-  }));
 }
 
 /** Opaque to callers; bound to the bot so a cursor of one bot is refused on another. */

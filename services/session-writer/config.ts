@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
+import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
@@ -28,7 +29,7 @@ export const SessionWriterEnv = z
     /** Sessions whose last written callback is remembered, so a late older result is not written over it. */
     SESSION_WRITER_ORDER_MEMORY: env.int(100_000, 1, 10_000_000),
     SESSION_WRITER_AUTH: z.enum(['api-key', 'oauth2'], { message: 'expected api-key or oauth2' }).default('api-key'),
-    SESSION_VARIABLES_PATH: path('/api/v2/sessions/{sessionId}/variables').refine(
+    SESSION_VARIABLES_PATH: path(COGNIGY_CONTRACT.sessionVariables.path).refine(
       (p) => p.includes('{sessionId}'),
       'expected a path with a {sessionId} placeholder',
     ),
@@ -38,7 +39,7 @@ export const SessionWriterEnv = z
     COGNIGY_CLIENT_ID: z.string().default(''),
     COGNIGY_CLIENT_SECRET: z.string().default(''),
     COGNIGY_OAUTH_SCOPE: z.string().default('session:write'),
-    COGNIGY_TOKEN_PATH: path('/api/v1/auth/oauth/token'),
+    COGNIGY_TOKEN_PATH: path(COGNIGY_CONTRACT.token.path),
     COGNIGY_TOKEN_REFRESH_BEFORE_MS: env.int(30_000, 0, 3_600_000),
     COGNIGY_TIMEOUT_MS: env.int(10_000, 100, 300_000),
     COGNIGY_RETRY_BASE_DELAY_MS: env.int(500, 1, 600_000),

@@ -1,4 +1,5 @@
 import { parseJson, type CognigyAuth, type FetchLike } from '../../shared/cognigy/auth.js';
+import { ErrorAnswer } from '../../shared/cognigy/contract.js';
 import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from '../../shared/cognigy/errors.js';
 import { parseRetryAfter } from '../../shared/cognigy/retry-after.js';
 import { errorMessage, NonRetriableError } from '../../shared/errors.js';
@@ -26,6 +27,9 @@ export class WriteRefused extends NonRetriableError {
 /** The writer is stopping; the result stays uncommitted and is written after the next start. */
 export class WriteAborted extends NonRetriableError {}
 
+/** The reason an error answer may give. */
+const ERROR_REASON = ErrorAnswer.pick({ message: true });
+
 /**
  * What an answer means: 2xx written; 429 rate limited (Retry-After honoured); 401/403 refused
  * credentials (the writer stops rather than burning retries); 404 session gone and other 4xx
@@ -36,8 +40,8 @@ export function classifyVariablesAnswer(answer: { status: number; body: string; 
   if (status >= 200 && status < 300) return;
   if (status === 429) throw new CognigyRateLimited(parseRetryAfter(answer.retryAfter, now));
   if (status === 401 || status === 403) {
-    const reason = (parseJson(body) as { message?: unknown } | undefined)?.message;
-    throw new CognigyUnauthorized(`Cognigy refused the credentials with ${status}${typeof reason === 'string' ? `: ${reason}` : ''}`);
+    const reason = ERROR_REASON.safeParse(parseJson(body)).data?.message;
+    throw new CognigyUnauthorized(`Cognigy refused the credentials with ${status}${reason === undefined ? '' : `: ${reason}`}`);
   }
   if (status === 404) throw new SessionGone(`Cognigy answered 404: ${body.slice(0, 300)}`);
   if (status === 408 || status === 425) throw new CognigyUnavailable(`Cognigy answered ${status}`, status);

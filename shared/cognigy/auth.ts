@@ -1,4 +1,5 @@
 import { errorMessage } from '../errors.js';
+import { TokenAnswer } from './contract.js';
 import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from './errors.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -51,6 +52,8 @@ export interface OAuthDeps {
   /** Called once per token request with how it ended (for metrics). */
   onTokenRequest?: (outcome: 'issued' | 'refused' | 'failed') => void;
 }
+
+const ISSUED_TOKEN = TokenAnswer.pick({ access_token: true });
 
 interface Token {
   value: string;
@@ -112,13 +115,15 @@ export class OAuthClientCredentials implements CognigyAuth {
     }
     const text = await response.text().catch(() => '');
     if (response.ok) {
-      const body = parseJson(text) as { access_token?: unknown; expires_in?: unknown } | undefined;
-      if (typeof body?.access_token !== 'string' || body.access_token === '') {
+      const body = parseJson(text);
+      // Only the access token is required of the answer: a missing or odd expires_in is read leniently (see refreshAt).
+      const answer = ISSUED_TOKEN.safeParse(body);
+      if (!answer.success) {
         this.deps.onTokenRequest?.('failed');
         throw new CognigyUnavailable('token endpoint answered without an access_token', response.status);
       }
       this.deps.onTokenRequest?.('issued');
-      const token = { value: body.access_token, refreshAt: this.refreshAt(requestedAt, body.expires_in) };
+      const token = { value: answer.data.access_token, refreshAt: this.refreshAt(requestedAt, (body as { expires_in?: unknown }).expires_in) };
       this.token = token;
       return token;
     }

@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKeyAuth, OAuthClientCredentials, type FetchLike } from '../../shared/cognigy/auth.js';
+import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
 import { classifyAckResponse, CognigyClient } from '../../services/ack-aggregator/cognigy-client.js';
 import { BatchRejected, CountMismatch } from '../../services/ack-aggregator/errors.js';
 import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from '../../shared/cognigy/errors.js';
 import type { AckRequest } from '../../services/ack-aggregator/batching.js';
+import { ContractCheck } from '../support/cognigy-contract.js';
 
 const ok = (body: object) => ({ status: 200, body: JSON.stringify(body), retryAfter: null });
 
@@ -52,14 +54,21 @@ describe('classifyAckResponse', () => {
   });
 });
 
-/** A scripted Cognigy: token answers and batch answers in order, with every request recorded. */
+const TOKEN_PATH = COGNIGY_CONTRACT.token.path;
+const ACK_PATH = COGNIGY_CONTRACT.batchAcknowledge.path;
+
+/** Every request the clients send in these tests is held to the Cognigy contract. */
+const contract = new ContractCheck({ requests: true });
+afterEach(() => contract.verify());
+
+/** A scripted Cognigy: token answers and batch answers in order, with every request recorded and checked against the contract. */
 function fakeCognigy(script: { tokens?: { status: number; body?: object }[]; batches?: number[] }) {
   const calls: { url: string; headers: Record<string, string>; body: string }[] = [];
   let issued = 0;
-  const fetch: FetchLike = async (url, init) => {
+  const scripted: FetchLike = async (url, init) => {
     const headers = Object.fromEntries(Object.entries((init.headers ?? {}) as Record<string, string>));
     calls.push({ url, headers, body: String(init.body) });
-    if (url.endsWith('/token')) {
+    if (url.endsWith(TOKEN_PATH)) {
       const answer = script.tokens?.shift() ?? { status: 200 };
       issued += answer.status === 200 ? 1 : 0;
       return new Response(JSON.stringify(answer.body ?? { access_token: `token-${issued}`, token_type: 'Bearer', expires_in: 3_600 }), {
@@ -67,15 +76,21 @@ function fakeCognigy(script: { tokens?: { status: number; body?: object }[]; bat
       });
     }
     const status = script.batches?.shift() ?? 200;
-    const body = status === 200 ? { processedCount: 1, failedCount: 0, status: 'COMPLETED', batchId: 'x' } : { error: 'e' };
+    const { batchSize } = JSON.parse(String(init.body)) as AckRequest;
+    const body = status === 200 ? { processedCount: batchSize, failedCount: 0, status: 'COMPLETED', batchId: 'x' } : { error: 'e' };
     return new Response(JSON.stringify(body), { status });
   };
-  return { fetch, calls, tokenCalls: () => calls.filter((c) => c.url.endsWith('/token')), batchCalls: () => calls.filter((c) => c.url.endsWith('/ack')) };
+  return {
+    fetch: contract.wrap(scripted),
+    calls,
+    tokenCalls: () => calls.filter((c) => c.url.endsWith(TOKEN_PATH)),
+    batchCalls: () => calls.filter((c) => c.url.endsWith(ACK_PATH)),
+  };
 }
 
 const settings = {
   baseUrl: 'http://cognigy',
-  tokenPath: '/token',
+  tokenPath: TOKEN_PATH,
   clientId: 'id',
   clientSecret: 's3cret',
   scope: 'webhook:write',
@@ -145,7 +160,7 @@ describe('OAuthClientCredentials', () => {
 describe('CognigyClient', () => {
   it('sends the batch with its Idempotency-Key and the bearer token', async () => {
     const cognigy = fakeCognigy({});
-    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: '/ack', timeoutMs: 1_000 }, new OAuthClientCredentials(settings, { fetch: cognigy.fetch }), {
+    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: ACK_PATH, timeoutMs: 1_000 }, new OAuthClientCredentials(settings, { fetch: cognigy.fetch }), {
       fetch: cognigy.fetch,
     });
     await expect(client.acknowledge(request)).resolves.toMatchObject({ outcome: 'accepted' });
@@ -153,11 +168,30 @@ describe('CognigyClient', () => {
     expect(call?.headers['idempotency-key']).toBe('key-1');
     expect(call?.headers.authorization).toBe('Bearer token-1');
     expect(JSON.parse(call?.body ?? '')).toEqual(request);
+    // Both requests were checked against the contract (afterEach asserts they conformed).
+    expect(contract.exchanges.map((e) => e.endpoint)).toEqual(['token', 'batchAcknowledge']);
+  });
+
+  it('sends a batch with rejected and timed-out items, each with its directive, as the contract states', async () => {
+    const cognigy = fakeCognigy({ batches: [200] });
+    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: ACK_PATH, timeoutMs: 1_000 }, new ApiKeyAuth('k-1'), { fetch: cognigy.fetch });
+    const mixed: AckRequest = {
+      idempotencyKey: 'cognigy.fulfillment.results.v1:0:10-12',
+      batchSize: 3,
+      timestamp: '2025-01-01T00:00:00.000Z',
+      statusMatrix: [
+        { webhookId: 'w-0', sequenceIndex: 0, status: 'ACKNOWLEDGED' },
+        { webhookId: 'w-1', sequenceIndex: 1, status: 'REJECTED', errorDirective: 'PAYLOAD_MALFORMED' },
+        { webhookId: 'w-2', sequenceIndex: 2, status: 'TIMEOUT', errorDirective: 'WEBHOOK_TIMEOUT' },
+      ],
+    };
+    await expect(client.acknowledge(mixed)).resolves.toMatchObject({ outcome: 'accepted', processedCount: 3 });
+    expect(contract.exchanges.map((e) => [e.endpoint, e.request.headers['x-api-key']])).toEqual([['batchAcknowledge', 'k-1']]);
   });
 
   it('on a 401 fetches one new token and retries once', async () => {
     const cognigy = fakeCognigy({ batches: [401, 200] });
-    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: '/ack', timeoutMs: 1_000 }, new OAuthClientCredentials(settings, { fetch: cognigy.fetch }), {
+    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: ACK_PATH, timeoutMs: 1_000 }, new OAuthClientCredentials(settings, { fetch: cognigy.fetch }), {
       fetch: cognigy.fetch,
     });
     await expect(client.acknowledge(request)).resolves.toMatchObject({ outcome: 'accepted' });
@@ -166,7 +200,7 @@ describe('CognigyClient', () => {
 
   it('does not loop on a second 401', async () => {
     const cognigy = fakeCognigy({ batches: [401, 401, 200] });
-    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: '/ack', timeoutMs: 1_000 }, new OAuthClientCredentials(settings, { fetch: cognigy.fetch }), {
+    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: ACK_PATH, timeoutMs: 1_000 }, new OAuthClientCredentials(settings, { fetch: cognigy.fetch }), {
       fetch: cognigy.fetch,
     });
     await expect(client.acknowledge(request)).rejects.toBeInstanceOf(CognigyUnauthorized);
@@ -176,7 +210,7 @@ describe('CognigyClient', () => {
 
   it('sends X-API-Key and no token request with COGNIGY_AUTH=api-key', async () => {
     const cognigy = fakeCognigy({ batches: [401] });
-    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: '/ack', timeoutMs: 1_000 }, new ApiKeyAuth('k-1'), { fetch: cognigy.fetch });
+    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: ACK_PATH, timeoutMs: 1_000 }, new ApiKeyAuth('k-1'), { fetch: cognigy.fetch });
     await expect(client.acknowledge(request)).rejects.toBeInstanceOf(CognigyUnauthorized);
     expect(cognigy.batchCalls().map((c) => c.headers['x-api-key'])).toEqual(['k-1']);
     expect(cognigy.tokenCalls()).toHaveLength(0);
@@ -186,7 +220,7 @@ describe('CognigyClient', () => {
     const failing: FetchLike = async () => {
       throw new TypeError('fetch failed');
     };
-    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: '/ack', timeoutMs: 1_000 }, new ApiKeyAuth('k'), { fetch: failing });
+    const client = new CognigyClient({ baseUrl: 'http://cognigy', ackPath: ACK_PATH, timeoutMs: 1_000 }, new ApiKeyAuth('k'), { fetch: failing });
     const error = await client.acknowledge(request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CognigyUnavailable);
     expect((error as CognigyUnavailable).retriable).toBe(true);

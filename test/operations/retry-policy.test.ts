@@ -1,16 +1,19 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
 import { SIMULATOR_CREDENTIALS } from '../../services/cognigy-simulator/cognigy-api.js';
 import { SEEDED_POLICY } from '../../services/cognigy-simulator/webhooks-api.js';
 import type { FetchLike } from '../../shared/cognigy/auth.js';
 import { runCli } from '../../tools/cli/commands.js';
 import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { ContractCheck } from '../support/cognigy-contract.js';
 
 /**
  * `retry-policy` against the simulator over HTTP. No broker: KAFKA_BROKERS points at a closed port,
- * so a command that touched Kafka would fail.
+ * so a command that touched Kafka would fail. Every request the CLI sends, and every answer it
+ * gets, is held to the Cognigy contract.
  */
 let sim: RunningSimulator;
+const contract = new ContractCheck({ requests: true, answers: true });
 
 beforeAll(async () => {
   sim = await startSimulator(0);
@@ -22,6 +25,7 @@ beforeEach(() => {
   sim.webhooks.reset();
   sim.cognigy.reset();
 });
+afterEach(() => contract.verify());
 
 async function cli(argv: string[], env: Record<string, string> = {}, fetch?: FetchLike) {
   const out = captureOut();
@@ -38,7 +42,7 @@ async function cli(argv: string[], env: Record<string, string> = {}, fetch?: Fet
     },
     out,
     err,
-    fetch,
+    fetch: contract.wrap(fetch),
   });
   return { code, out: out.text(), err: err.text() };
 }
@@ -86,6 +90,7 @@ describe('retry-policy list', () => {
     expect(code).toBe(ExitCode.ok);
     const gets = calls('GET');
     expect(gets.map((c) => c.status)).toEqual([200, 200, 200]);
+    expect(contract.exchanges.map((e) => e.endpoint)).toEqual(['token', 'listWebhooks', 'listWebhooks', 'listWebhooks']);
     expect(out).toMatch(/^bot bot-a: 250 webhook\(s\)\n/);
     const rows = out.split('\n').filter((line) => /^\s+wh-\d{4}\s/.test(line));
     expect(rows).toHaveLength(250);
@@ -135,6 +140,7 @@ describe('retry-policy apply', () => {
       ['wh-3', 200],
       ['wh-5', 200],
     ]);
+    expect(contract.answered('patchWebhook')).toEqual([200]);
     expect(policies('bot-a').every(([, p]) => JSON.stringify(p) === JSON.stringify(DESIRED))).toBe(true);
 
     const second = await cli(['apply', '--bot', 'bot-a', '--all', ...POLICY, '--execute']);
@@ -152,6 +158,7 @@ describe('retry-policy apply', () => {
     expect(runs.map((r) => r.code)).toEqual([ExitCode.ok, ExitCode.ok]);
     expect(calls('PATCH')).toHaveLength(6);
     expect(calls('PATCH').filter((c) => c.status === 409)).toHaveLength(3);
+    expect(contract.answered('patchWebhook')).toEqual([200, 409]);
     expect(Object.fromEntries(appliedPerWebhook())).toEqual({ 'wh-1': 1, 'wh-3': 1, 'wh-5': 1 });
     const actions = runs.flatMap((r) => (JSON.parse(r.out) as { webhooks: { action: string }[] }).webhooks.map((w) => w.action));
     expect(actions.filter((a) => a === 'already applied')).toHaveLength(3);
@@ -199,6 +206,7 @@ describe('retry-policy apply', () => {
     // The backoff alone would wait at most COGNIGY_RETRY_MAX_DELAY_MS (50 ms).
     expect((retried?.at ?? 0) - (limited?.at ?? 0)).toBeGreaterThanOrEqual(990);
     expect(err).toMatch(/retry after 1000 ms; attempt 2 of 5 in 1000 ms/);
+    expect(contract.answered('listWebhooks')).toEqual([200, 429]);
     expect(sim.webhooks.applied).toHaveLength(1);
   });
 
@@ -210,6 +218,7 @@ describe('retry-policy apply', () => {
     expect(err).toMatch(/error: list webhooks of bot bot-a: Cognigy answered 500; gave up after 5 attempts/);
     expect(calls('GET')).toHaveLength(5);
     expect(calls('PATCH')).toHaveLength(0);
+    expect(contract.answered('listWebhooks')).toEqual([500]);
   });
 
   it('stops at the first PATCH that fails: what was applied stays, the rest is not sent', async () => {
@@ -234,11 +243,13 @@ describe('retry-policy apply', () => {
     expect(readOnly.code).toBe(ExitCode.error);
     expect(readOnly.err).toMatch(/^error: PATCH webhook wh-1: Cognigy answered 403: the OAuth2 client is not allowed scope bot:webhooks:read/);
     expect(calls('PATCH').map((c) => c.status)).toEqual([403]);
+    expect(contract.answered('patchWebhook')).toEqual([403]);
     expect(sim.webhooks.applied).toHaveLength(0);
 
     const wrongSecret = await cli(['list', '--bot', 'bot-a'], { COGNIGY_CLIENT_SECRET: 'wrong' });
     expect(wrongSecret.code).toBe(ExitCode.error);
     expect(wrongSecret.err).toMatch(/^error: list webhooks of bot bot-a: token endpoint refused the client credentials with 401/);
+    expect(contract.answered('token')).toEqual([200, 401]);
   });
 
   it('names a missing credential as a configuration error, before any request', async () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
 import { ConfigError, commonEnv, env } from '../../shared/config.js';
 import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { localInfraEnv } from '../infra/launcher.js';
@@ -11,7 +12,7 @@ const path = (fallback: string) => z.string().regex(/^\/\S*$/, 'expected an abso
  */
 const cognigyAdminEnv = {
   COGNIGY_BASE_URL: env.url('http://127.0.0.1:8090').transform((u) => u.replace(/\/+$/, '')),
-  COGNIGY_TOKEN_PATH: path('/api/v1/auth/oauth/token'),
+  COGNIGY_TOKEN_PATH: path(COGNIGY_CONTRACT.token.path),
   COGNIGY_CLIENT_ID: z.string().default(''),
   COGNIGY_CLIENT_SECRET: z.string().default(''),
   COGNIGY_ADMIN_OAUTH_SCOPE: z.string().min(1).default('bot:webhooks:manage'),

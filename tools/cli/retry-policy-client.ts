@@ -1,15 +1,15 @@
 import { handleWhen, retry } from 'cockatiel';
-import { z } from 'zod';
 import { submitBackoff } from '../../shared/cognigy/backoff.js';
 import { parseJson, type CognigyAuth, type FetchLike } from '../../shared/cognigy/auth.js';
+import { COGNIGY_CONTRACT, fillPath, MAX_WEBHOOK_PAGE_SIZE, WebhookPage } from '../../shared/cognigy/contract.js';
 import { CognigyRateLimited, CognigyUnauthorized, CognigyUnavailable } from '../../shared/cognigy/errors.js';
 import { parseRetryAfter } from '../../shared/cognigy/retry-after.js';
 import { errorMessage, NonRetriableError } from '../../shared/errors.js';
 import type { WebhookRetryPolicy } from '../../shared/retry-policy-rules.js';
 import type { Webhook } from './retry-policy-plan.js';
 
-/** The largest page Cognigy's webhook listing serves. */
-export const PAGE_SIZE = 100;
+/** Pages as large as Cognigy's webhook listing serves. */
+export const PAGE_SIZE = MAX_WEBHOOK_PAGE_SIZE;
 
 export interface WebhooksClientSettings {
   baseUrl: string;
@@ -49,20 +49,6 @@ export interface RetryNotice {
   reason: string;
 }
 
-const ListedPolicySchema = z.object({
-  enabled: z.boolean(),
-  maxAttempts: z.number(),
-  backoffStrategy: z.string(),
-  baseDelayMs: z.number(),
-  maxDelayMs: z.number(),
-  maxRetryWindowSeconds: z.number(),
-});
-
-const PageSchema = z.object({
-  items: z.array(z.object({ id: z.string().min(1), name: z.string().nullish(), retryPolicy: ListedPolicySchema.nullish() })),
-  pagination: z.object({ nextCursor: z.string().nullish() }),
-});
-
 interface Answer {
   status: number;
   body: string;
@@ -91,14 +77,14 @@ export class WebhooksClient {
     do {
       const query = new URLSearchParams({ pageSize: String(PAGE_SIZE) });
       if (cursor !== null) query.set('cursor', cursor);
-      const answer = await this.call(`list webhooks of bot ${botId}`, 'GET', `${botPath(botId)}/webhooks?${query}`);
-      const page = PageSchema.safeParse(parseJson(answer.body));
+      const answer = await this.call(`list webhooks of bot ${botId}`, 'GET', `${fillPath(COGNIGY_CONTRACT.listWebhooks.path, { botId })}?${query}`);
+      const page = WebhookPage.safeParse(parseJson(answer.body));
       if (!page.success) {
         const issue = page.error.issues[0];
         throw new UnexpectedAnswer(`unexpected webhook listing from Cognigy: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
       }
       for (const item of page.data.items) webhooks.push({ id: item.id, name: item.name ?? null, retryPolicy: item.retryPolicy ?? null });
-      cursor = page.data.pagination.nextCursor ?? null;
+      cursor = page.data.pagination.nextCursor;
       if (cursor !== null && seen.has(cursor)) throw new UnexpectedAnswer(`Cognigy returned the cursor ${cursor} twice; stopped listing`);
       if (cursor !== null) seen.add(cursor);
     } while (cursor !== null);
@@ -107,7 +93,7 @@ export class WebhooksClient {
 
   /** `already applied`: Cognigy answered 409, having applied this Idempotency-Key before. */
   async patch(botId: string, webhookId: string, policy: WebhookRetryPolicy, idempotencyKey: string): Promise<'applied' | 'already applied'> {
-    const path = `${botPath(botId)}/webhooks/${encodeURIComponent(webhookId)}`;
+    const path = fillPath(COGNIGY_CONTRACT.patchWebhook.path, { botId, webhookId });
     const answer = await this.call(`PATCH webhook ${webhookId}`, 'PATCH', path, { body: { retryPolicy: policy }, idempotencyKey });
     return answer.status === 409 ? 'already applied' : 'applied';
   }
@@ -173,8 +159,4 @@ export class WebhooksClient {
     const hint = status === 404 ? ' (does the bot or webhook exist, and is COGNIGY_BASE_URL right?)' : '';
     throw new CognigyRefused(status, `Cognigy answered ${status}${hint}: ${body.slice(0, 500)}`);
   }
-}
-
-function botPath(botId: string): string {
-  return `/api/v2/bots/${encodeURIComponent(botId)}`;
 }
