@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CognigyCallback } from '../../shared/contracts.js';
 import { Header } from '../../shared/headers.js';
-import { waitFor } from '../support/wait.js';
 import { makeCallback, startHarness, type Harness } from './support.js';
 
 describe('fulfillment routing against the real broker', () => {
@@ -80,27 +80,43 @@ describe('fulfillment routing against the real broker', () => {
     expect(h.simulator.downstream.callsFor(callback.eventId)).toHaveLength(1);
   });
 
-  it('does not send a recently fulfilled event id downstream again', async () => {
-    const callback = makeCallback({ sessionId: 'dedup-session' });
+  /**
+   * A callback, then its repeat followed by a later callback of the same session: once the later
+   * one has its result, the repeat (ahead of it in the session's order) has been processed too.
+   */
+  async function sendWithRepeat(sessionId: string): Promise<CognigyCallback> {
+    const callback = makeCallback({ sessionId });
     await h.send([callback]);
     await h.waitForResults([callback.eventId]);
-
-    // The repeat and a later callback of the same session: once the later one has its result,
-    // the repeat (ahead of it in the session's order) has been processed too.
-    const later = makeCallback({ sessionId: 'dedup-session' });
+    const later = makeCallback({ sessionId });
     await h.send([callback, later]);
     await h.waitForResults([later.eventId]);
+    return callback;
+  }
+
+  it('does not send a recently fulfilled event id downstream again', async () => {
+    const callback = await sendWithRepeat('dedup-session');
 
     expect(h.simulator.downstream.callsFor(callback.eventId)).toHaveLength(1);
     expect(await h.results(callback.eventId)).toHaveLength(1);
   });
 
-  it('serves its metrics with outcomes and the breaker state', async () => {
-    const text = await waitFor(async () => {
-      const body = await (await fetch(`${h.service!.url}/metrics`)).text();
-      return body.includes('fulfillment_records_total{outcome="duplicate"') ? body : undefined;
-    }, { what: 'metrics' });
-    expect(text).toMatch(/fulfillment_records_total\{outcome="fulfilled",service="fulfillment"\} \d+/);
-    expect(text).toMatch(/fulfillment_breaker_state\{service="fulfillment"\} 0/);
+  it('counts outcomes in its metrics and reports the breaker closed', async () => {
+    const scrape = async () => (await fetch(`${h.service!.url}/metrics`)).text();
+    const outcome = (text: string, name: string) => sample(text, `fulfillment_records_total{outcome="${name}",service="fulfillment"}`);
+    const before = await scrape();
+    // Outcomes are counted before the result is written, so these are in by the time the results are.
+    await sendWithRepeat('metrics-session');
+    const after = await scrape();
+
+    expect(outcome(after, 'fulfilled') - outcome(before, 'fulfilled')).toBe(2);
+    expect(outcome(after, 'duplicate') - outcome(before, 'duplicate')).toBe(1);
+    expect(after).toMatch(/^fulfillment_breaker_state\{service="fulfillment"\} 0$/m);
   });
 });
+
+/** One series' value in a Prometheus text exposition; 0 when the series is absent (a counter not yet incremented). */
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
