@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/logging.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicNames, type TopicNames } from '../../shared/topics.js';
 import { testInfra } from '../support/infra-env.js';
+import { committedToEnd } from '../support/offsets.js';
 import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 import { result } from './fixtures.js';
@@ -120,15 +121,33 @@ export class Harness {
     return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   }
 
-  async endOffsets(): Promise<Map<number, number>> {
-    const ends = await this.admin.fetchTopicOffsets(this.topics.results);
-    return new Map(ends.map((e) => [e.partition, Number(e.high)]));
-  }
-
   /** True when every partition is committed up to its end. */
   async fullyCommitted(): Promise<boolean> {
-    const [committed, ends] = await Promise.all([this.committed(), this.endOffsets()]);
-    return [...ends].every(([partition, end]) => end === 0 || committed.get(partition) === end);
+    return committedToEnd(this.admin, this.groupId, [this.topics.results]);
+  }
+
+  /**
+   * Reads the group's committed offsets every `intervalMs` until stopped, each reading with the
+   * webhooks Cognigy had acknowledged once it was read; `stop` resolves after the last reading.
+   */
+  watchCommits(intervalMs = 200): { readings: CommitReading[]; stop(): Promise<void> } {
+    const readings: CommitReading[] = [];
+    let stopped = false;
+    const watching = (async () => {
+      while (!stopped) {
+        const askedAt = Date.now();
+        const committed = await this.committed();
+        readings.push({ askedAt, at: Date.now(), committed, acknowledged: new Set(this.sim.cognigy.acknowledged.keys()) });
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    })();
+    return {
+      readings,
+      stop: async () => {
+        stopped = true;
+        await watching;
+      },
+    };
   }
 
   async waitAcknowledged(eventIds: string[], timeoutMs = 60_000): Promise<void> {
@@ -166,6 +185,33 @@ export class Harness {
     await this.producer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
   }
+}
+
+/** Committed offsets per partition, and the webhooks Cognigy had acknowledged when they were read. */
+export interface CommitReading {
+  /** When the offsets were asked for, and when the answer came (epoch ms). */
+  askedAt: number;
+  at: number;
+  committed: Map<number, number>;
+  acknowledged: Set<string>;
+}
+
+/**
+ * Each result whose offset some reading had committed before Cognigy acknowledged it, with the first
+ * such reading; `records` is the results topic as read back, which must reach every committed offset.
+ */
+export function commitsAheadOfAcks(readings: CommitReading[], records: ReadRecord[]): string[] {
+  const found = new Map<string, string>();
+  for (const { at, committed, acknowledged } of readings) {
+    for (const r of records) {
+      const eventId = r.headers[Header.eventId] ?? '';
+      const to = committed.get(r.partition) ?? -1;
+      if (Number(r.offset) < to && !acknowledged.has(eventId) && !found.has(eventId)) {
+        found.set(eventId, `${eventId} (partition ${r.partition}, offset ${r.offset}): committed to ${to} at ${new Date(at).toISOString()}, not acknowledged`);
+      }
+    }
+  }
+  return [...found.values()];
 }
 
 /** Sum of a metric's samples in Prometheus text whose labels include every `labels` pair. */

@@ -1,16 +1,23 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Header } from '../../shared/headers.js';
+import { createKafka, type Admin } from '../../shared/kafka.js';
 import { createLogger } from '../../shared/logging.js';
-import { topicNames } from '../../shared/topics.js';
+import { topicNames, type TopicNames } from '../../shared/topics.js';
 import { startLocalPipeline, type LocalPipeline } from '../../tools/cli/local-pipeline.js';
 import { postSigned } from '../ingress/support.js';
 import { testInfra } from '../support/infra-env.js';
+import { committedToEnd } from '../support/offsets.js';
 import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 
 const CALLBACKS = 2_000;
 const SECRET = 'e2e-secret';
+/** Downstream attempts per callback, the first call included (RETRY_MAX_ATTEMPTS). */
+const ATTEMPTS = 4;
 let pipeline: LocalPipeline;
+let admin: Admin;
+let topics: TopicNames;
+let groups: { fulfillment: string; acks: string };
 let callbacks: ReadRecord[];
 let deadLetters: ReadRecord[];
 const readers: { stop(): Promise<void> }[] = [];
@@ -18,20 +25,22 @@ const readers: { stop(): Promise<void> }[] = [];
 beforeAll(async () => {
   const infra = testInfra();
   const name = uniqueName('e2e');
-  const topics = topicNames(`${name}.`);
+  topics = topicNames(`${name}.`);
+  groups = { fulfillment: `${name}-fulfillment`, acks: `${name}-acks` };
   pipeline = await startLocalPipeline({
     kafkaBrokers: infra.kafkaBrokers,
     schemaRegistryUrl: infra.schemaRegistryUrl,
     logger: createLogger('e2e', 'error'),
     env: {
       TOPIC_PREFIX: `${name}.`,
-      FULFILLMENT_GROUP_ID: `${name}-fulfillment`,
-      ACK_GROUP_ID: `${name}-acks`,
+      FULFILLMENT_GROUP_ID: groups.fulfillment,
+      ACK_GROUP_ID: groups.acks,
       COGNIGY_WEBHOOK_SECRETS: SECRET,
       INGRESS_PORT: '0',
       INGRESS_HOST: '127.0.0.1',
       FULFILLMENT_PORT: '0',
       ACK_AGGREGATOR_PORT: '0',
+      RETRY_MAX_ATTEMPTS: String(ATTEMPTS),
       RETRY_BASE_DELAY_MS: '100',
       RETRY_MAX_DELAY_MS: '1000',
       // 20 % of calls fail: three in a row happen, and must not stall the run for 30 s.
@@ -54,11 +63,14 @@ beforeAll(async () => {
     readers.push(reader);
     into(reader.records);
   }
+  admin = createKafka({ brokers: infra.kafkaBrokers.split(','), clientId: 'e2e-offsets' }).admin();
+  await admin.connect();
 }, 180_000);
 
 afterAll(async () => {
   await pipeline?.stop();
   for (const reader of readers) await reader.stop();
+  await admin?.disconnect();
 });
 
 /** A third each: confident (downstream), unsure (fallback), no confidence (downstream sync call). */
@@ -88,21 +100,41 @@ it('acknowledges every accepted callback to Cognigy exactly once, with the statu
     intervalMs: 500,
     what: 'every accepted callback acknowledged',
   });
+  // A duplicate can still be on its way: a second result for a callback, or a batch sent again.
+  // Fulfillment commits a record only after writing what it led to, so once it has committed all
+  // its inputs no result is left to come; the aggregator commits a result only after Cognigy took
+  // the batch holding it, so once it has committed them all nothing is left for it to send.
+  const fulfillmentInputs = [topics.callbacks, ...Array.from({ length: ATTEMPTS - 1 }, (_, i) => topics.retry(i + 1))];
+  await waitFor(() => committedToEnd(admin, groups.fulfillment, fulfillmentInputs), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    what: 'fulfillment to commit every callback and retry it read',
+  });
+  await waitFor(() => committedToEnd(admin, groups.acks, [topics.results]), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    what: 'the aggregator to commit every result',
+  });
+  expect(cognigy.acknowledged.size, 'webhooks acknowledged').toBe(CALLBACKS);
 
   const downstream = pipeline.simulator.downstream;
   const statuses = { ACKNOWLEDGED: 0, REJECTED: 0 };
   for (const [eventId, i] of accepted) {
     expect(cognigy.acknowledged.get(eventId), `acknowledgments of ${eventId}`).toBe(1);
     const ack = cognigy.ackStatuses.get(eventId);
-    const calls = downstream.callsFor(eventId);
+    const answers = downstream.callsFor(eventId).map((c) => c.answer);
     if (i % 3 === 1) {
       // Below the threshold: a FALLBACK result, no downstream call.
-      expect(calls).toHaveLength(0);
+      expect(answers, `downstream answers for ${eventId}`).toEqual([]);
       expect(ack).toEqual({ status: 'ACKNOWLEDGED', errorDirective: null });
-    } else if (calls.some((c) => c.answer === 200)) {
+    } else if (ack?.status === 'ACKNOWLEDGED') {
+      // Fulfilled: failed attempts retried until one was answered 200, and no call after it.
+      expect(answers.length, `downstream calls for ${eventId}`).toBeLessThanOrEqual(ATTEMPTS);
+      expect(answers, `downstream answers for ${eventId}`).toEqual([...answers.slice(0, -1).map(() => 500), 200]);
       expect(ack).toEqual({ status: 'ACKNOWLEDGED', errorDirective: null });
     } else {
-      // Every attempt failed with a 500: retries exhausted.
+      // Retries exhausted: every one of its attempts reached the downstream and was answered 500.
+      expect(answers, `downstream answers for ${eventId}`).toEqual(Array<number>(ATTEMPTS).fill(500));
       expect(ack).toEqual({ status: 'REJECTED', errorDirective: 'ENGINE_UNREACHABLE' });
     }
     statuses[ack?.status as keyof typeof statuses] += 1;
