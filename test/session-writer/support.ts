@@ -12,6 +12,7 @@ import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicNames, type TopicNames } from '../../shared/topics.js';
 import { result } from '../ack-aggregator/fixtures.js';
 import { testInfra } from '../support/infra-env.js';
+import { committedToEnd } from '../support/offsets.js';
 import { startTopicReader, type ReadRecord } from '../support/topic-reader.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 
@@ -154,13 +155,8 @@ export class Harness {
     return this.sim.cognigy.sessionCalls.filter((c) => c.sessionId.startsWith(this.prefix));
   }
 
-  async fullyCommitted(): Promise<boolean> {
-    const [[offsets], ends] = await Promise.all([
-      this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topics.results] }),
-      this.admin.fetchTopicOffsets(this.topics.results),
-    ]);
-    const committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-    return ends.every((e) => Number(e.high) === 0 || committed.get(e.partition) === Number(e.high));
+  fullyCommitted(): Promise<boolean> {
+    return committedToEnd(this.admin, this.groupId, [this.topics.results]);
   }
 
   async committedTotal(): Promise<number> {
