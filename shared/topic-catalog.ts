@@ -22,11 +22,13 @@ export interface TopicSettings {
   dlqRetentionMs: number;
   /** Batch plans and outcomes are the audit trail of what Cognigy was told. */
   ackBatchesRetentionMs: number;
+  /** Dedup changelogs: at least the longest dedup window (FULFILLMENT_DEDUP_WINDOW_S, ACK_DEDUP_WINDOW_S). */
+  dedupRetentionMs: number;
   /** Attempts counting the first call; retry tiers are 1..retryMaxAttempts-1. */
   retryMaxAttempts: number;
 }
 
-export type TopicRole = 'callbacks' | 'retry' | 'results' | 'dlq' | 'ackBatches';
+export type TopicRole = 'callbacks' | 'retry' | 'results' | 'dlq' | 'ackBatches' | 'fulfillmentDedup' | 'acksDedup';
 
 export interface CatalogTopic extends TopicSpec {
   role: TopicRole;
@@ -44,6 +46,7 @@ export const topicCatalogEnv = {
   TOPIC_RETENTION_MS: env.int(7 * DAY_MS, 60_000),
   TOPIC_DLQ_RETENTION_MS: env.int(30 * DAY_MS, 60_000),
   TOPIC_ACK_BATCHES_RETENTION_MS: env.int(90 * DAY_MS, 60_000),
+  TOPIC_DEDUP_RETENTION_MS: env.int(DAY_MS, 60_000),
   RETRY_MAX_ATTEMPTS: env.int(4, 1, 10),
 };
 
@@ -55,6 +58,7 @@ export interface TopicCatalogEnv {
   TOPIC_RETENTION_MS: number;
   TOPIC_DLQ_RETENTION_MS: number;
   TOPIC_ACK_BATCHES_RETENTION_MS: number;
+  TOPIC_DEDUP_RETENTION_MS: number;
   RETRY_MAX_ATTEMPTS: number;
 }
 
@@ -85,6 +89,12 @@ export function checkTopicCatalog(
   if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['TOPIC_MIN_INSYNC_REPLICAS'], message: problem });
 }
 
+/** A dedup window the changelog's retention would cut short stops the start (FULFILLMENT_DEDUP_WINDOW_S, ACK_DEDUP_WINDOW_S). */
+export function checkDedupRetention(windowVariable: string, windowS: number, config: Pick<TopicCatalogEnv, 'TOPIC_DEDUP_RETENTION_MS'>, ctx: z.RefinementCtx): void {
+  if (windowS * 1_000 <= config.TOPIC_DEDUP_RETENTION_MS) return;
+  ctx.addIssue({ code: 'custom', path: [windowVariable], message: `expected at most TOPIC_DEDUP_RETENTION_MS (${config.TOPIC_DEDUP_RETENTION_MS} ms) in seconds, got ${windowS}` });
+}
+
 export function topicSettingsFromEnv(config: TopicCatalogEnv): TopicSettings {
   const problem = minInsyncProblem(config);
   if (problem !== undefined) throw new ConfigError(`TOPIC_MIN_INSYNC_REPLICAS: ${problem}`);
@@ -97,6 +107,7 @@ export function topicSettingsFromEnv(config: TopicCatalogEnv): TopicSettings {
     retentionMs: config.TOPIC_RETENTION_MS,
     dlqRetentionMs: config.TOPIC_DLQ_RETENTION_MS,
     ackBatchesRetentionMs: config.TOPIC_ACK_BATCHES_RETENTION_MS,
+    dedupRetentionMs: config.TOPIC_DEDUP_RETENTION_MS,
     retryMaxAttempts: config.RETRY_MAX_ATTEMPTS,
   };
 }
@@ -115,6 +126,19 @@ export function topicCatalog(settings: TopicSettings): CatalogTopic[] {
       { name: 'retention.ms', value: String(retentionMs) },
     ],
   });
+  // Windowed state, as Kafka Streams keeps it: compaction keeps one record per key, whole segments
+  // older than the retention are deleted (so no key outlives it), and segments roll often enough
+  // for that deletion to happen.
+  const changelog = (name: string, role: TopicRole): CatalogTopic => {
+    const spec = topic(name, role, settings.dedupRetentionMs);
+    const segmentMs = Math.max(60_000, Math.min(60 * 60 * 1_000, Math.floor(settings.dedupRetentionMs / 4)));
+    spec.configEntries = [
+      { name: 'cleanup.policy', value: 'compact,delete' },
+      ...spec.configEntries.filter((e) => e.name !== 'cleanup.policy'),
+      { name: 'segment.ms', value: String(segmentMs) },
+    ];
+    return spec;
+  };
   const retryTiers = Array.from({ length: Math.max(0, settings.retryMaxAttempts - 1) }, (_, i) =>
     topic(names.retry(i + 1), 'retry', settings.retentionMs),
   );
@@ -124,5 +148,7 @@ export function topicCatalog(settings: TopicSettings): CatalogTopic[] {
     topic(names.results, 'results', settings.retentionMs),
     topic(names.dlq, 'dlq', settings.dlqRetentionMs),
     topic(names.ackBatches, 'ackBatches', settings.ackBatchesRetentionMs),
+    changelog(names.fulfillmentDedup, 'fulfillmentDedup'),
+    changelog(names.acksDedup, 'acksDedup'),
   ];
 }

@@ -4,6 +4,9 @@ export interface TopicNames {
   results: string;
   dlq: string;
   ackBatches: string;
+  /** Compacted changelogs of the durable dedup state (fulfillment: event ids handled; aggregator: acknowledged). */
+  fulfillmentDedup: string;
+  acksDedup: string;
   /** Retry tier n (1-based): cognigy.callbacks.retry.<n>. */
   retry(n: number): string;
 }
@@ -14,6 +17,8 @@ export function topicNames(prefix = ''): TopicNames {
     results: `${prefix}cognigy.fulfillment.results.v1`,
     dlq: `${prefix}cognigy.callbacks.dlq`,
     ackBatches: `${prefix}cognigy.acks.batches.v1`,
+    fulfillmentDedup: `${prefix}cognigy.fulfillment.dedup.v1`,
+    acksDedup: `${prefix}cognigy.acks.dedup.v1`,
     retry: (n: number) => `${prefix}cognigy.callbacks.retry.${n}`,
   };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
-import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkDedupRetention, checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
 import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
@@ -29,6 +29,9 @@ export const AckAggregatorEnv = z
      */
     ACK_PLAN_LOOKBACK_MS: env.int(300_000, 0, 7 * 24 * 3_600_000),
     ACK_SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
+    /** An event id acknowledged within this window is not acknowledged again (durable: cognigy.acks.dedup.v1). */
+    ACK_DEDUP_WINDOW_S: env.int(600, 0, 86_400),
+    ACK_DEDUP_MAX_ENTRIES: env.int(200_000, 1, 10_000_000),
     ACK_AGGREGATOR_PORT: env.int(8083, 0, 65_535),
     ACK_AGGREGATOR_HOST: z.string().default('0.0.0.0'),
     COGNIGY_BASE_URL: env.url('http://127.0.0.1:8090').transform((u) => u.replace(/\/+$/, '')),
@@ -47,6 +50,7 @@ export const AckAggregatorEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkDedupRetention('ACK_DEDUP_WINDOW_S', c.ACK_DEDUP_WINDOW_S, c, ctx);
     checkDeadLetterNotify(c, ctx);
     if (c.COGNIGY_AUTH === 'oauth2') {
       for (const key of ['COGNIGY_CLIENT_ID', 'COGNIGY_CLIENT_SECRET'] as const) {
@@ -73,7 +77,7 @@ export function stageSettingsOf(c: AckAggregatorConfig): StageSettings {
     config: c,
     groupId: c.ACK_GROUP_ID,
     inputs: (topics) => [topics.results],
-    creates: ['results', 'dlq', 'ackBatches'],
+    creates: ['results', 'dlq', 'ackBatches', 'acksDedup'],
     sessionTimeoutMs: c.ACK_SESSION_TIMEOUT_MS,
     heartbeatIntervalMs: Math.min(3_000, Math.floor(c.ACK_SESSION_TIMEOUT_MS / 3)),
     port: c.ACK_AGGREGATOR_PORT,

@@ -54,6 +54,11 @@ export function ackMetrics(registry: Registry, outstanding: () => number) {
       help: '2xx answers whose processedCount + failedCount did not equal the batch size (not committed, retried)',
       registers,
     }),
+    duplicates: new Counter({
+      name: 'ack_duplicates_total',
+      help: 'Results not acknowledged because their event id was acknowledged (or is being acknowledged) within ACK_DEDUP_WINDOW_S',
+      registers,
+    }),
     deadLettered: new Counter({
       name: 'ack_dead_lettered_total',
       help: 'Results written to the DLQ, by dlq-reason',

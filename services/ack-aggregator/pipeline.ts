@@ -3,10 +3,12 @@ import { errorMessage } from '../../shared/errors.js';
 import type { EachBatchPayload, Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
 import type { DeadLetterNotifier } from '../../shared/stage/dead-letter-notifier.js';
+import { REPLAY_HEADER, type DedupState } from '../../shared/stage/dedup-store.js';
+import { Header } from '../../shared/headers.js';
 import type { TopicSerde } from '../../shared/serde.js';
 import { RegistryUnavailable, UndecodableRecord, type RecordDecoder } from '../../shared/stage/decoder.js';
 import { OffsetCommitter, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
-import { toConsumedRecord, type ConsumedRecord } from '../../shared/stage/records.js';
+import { byTopic, toConsumedRecord, type ConsumedRecord, type OutRecord } from '../../shared/stage/records.js';
 import { toAck } from './ack-items.js';
 import type { BackoffSettings } from '../../shared/cognigy/backoff.js';
 import { BatchOutcomes, type Plan } from './batch-outcomes.js';
@@ -47,6 +49,8 @@ export interface PipelineDeps {
   logger: Logger;
   /** Told about every dead letter once it is written. */
   deadLetters: DeadLetterNotifier;
+  /** Event ids acknowledged within ACK_DEDUP_WINDOW_S, durable in cognigy.acks.dedup.v1. */
+  dedup: Pick<DedupState, 'seen' | 'hold' | 'confirm' | 'release'> & { restored(): Promise<void> };
 }
 
 /**
@@ -75,6 +79,9 @@ export class AckPipeline {
   /** Changes at every rebalance; work started under an older generation is discarded. */
   private generation = 0;
   private journalLoaded: { generation: number; sinceMs: number } | undefined;
+  private dedupRestored = -1;
+  /** Owns the dedup holds of results batched in this generation: released at the next rebalance. */
+  private generationOwner = {};
   private windowTimer: NodeJS.Timeout | undefined;
   private readonly queue: Plan[] = [];
   private active = 0;
@@ -124,6 +131,8 @@ export class AckPipeline {
     this.armWindowTimer(null);
     this.commits.reset();
     this.journalLoaded = undefined;
+    this.deps.dedup.release(this.generationOwner);
+    this.generationOwner = {};
     this.journal.prune((entry) => {
       entry.waiting.splice(0);
       return survivesRebalance(entry.phase);
@@ -139,6 +148,7 @@ export class AckPipeline {
     if (this.stopping || first === undefined) return;
 
     await whileHeartbeating(heartbeat, this.ensureJournal(generation, Number(first.timestamp) - this.settings.planLookbackMs));
+    await whileHeartbeating(heartbeat, this.ensureDedupRestored(generation));
     if (generation !== this.generation || this.stopping) return;
     const sources = batch.messages.map((m) => toConsumedRecord(topic, partition, m));
     const progress = this.commits.open(topic, partition);
@@ -157,8 +167,20 @@ export class AckPipeline {
         continue;
       }
       const mapping = result === undefined ? { ok: false as const, reason: why ?? 'undecodable' } : toAck(result);
-      if (mapping.ok) valid.push({ topic, partition, offset: source.offset, arrivedAt: now, item: mapping.item, source });
-      else invalid.push({ source, reason: mapping.reason });
+      if (!mapping.ok) {
+        invalid.push({ source, reason: mapping.reason });
+        continue;
+      }
+      const key = ackDedupKey(mapping.item.webhookId, source);
+      if (this.deps.dedup.seen(partition, key) !== undefined) {
+        // Acknowledged (or in a batch on its way) within the window: Cognigy hears of it once.
+        this.deps.metrics.duplicates.inc();
+        this.commits.finish(topic, partition, source.offset);
+        this.commits.commitSoon();
+        continue;
+      }
+      this.deps.dedup.hold(partition, key, 1, this.generationOwner);
+      valid.push({ topic, partition, offset: source.offset, arrivedAt: now, item: mapping.item, source });
     }
     // Dead-lettered before any later record can join a plan, so a plan's ranges never cover a
     // record that is neither in the batch nor in the DLQ.
@@ -273,10 +295,15 @@ export class AckPipeline {
     }
   }
 
-  /** Finishes the records a resolved plan accounts for and lets their offsets be committed. */
+  /**
+   * Finishes the records a resolved plan accounts for and lets their offsets be committed; an
+   * accepted plan's event ids are written to the dedup changelog first, so no restart or other
+   * member acknowledges them again within the window.
+   */
   private async settle(entry: Plan): Promise<void> {
     const { phase } = entry;
     if (phase.kind === 'recorded' && phase.outcome === 'DEAD_LETTERED') await this.outcomes.deadLetterPlanRecords(entry);
+    if (phase.kind === 'recorded' && phase.outcome === 'ACCEPTED') await this.rememberAcknowledged(entry.waiting);
     const records = entry.waiting.splice(0);
     for (const r of records) this.commits.finish(r.topic, r.partition, r.offset);
     this.prune();
@@ -297,6 +324,29 @@ export class AckPipeline {
         return delivered === undefined || delivered <= range.toOffset;
       });
     });
+  }
+
+  private async rememberAcknowledged(records: readonly ConsumedRecord[]): Promise<void> {
+    const { dedup } = this.deps;
+    const entries: { partition: number; key: string }[] = [];
+    const changelog: OutRecord[] = [];
+    for (const record of records) {
+      const eventId = record.headers[Header.eventId];
+      if (eventId === undefined) continue;
+      const key = ackDedupKey(eventId, record);
+      entries.push({ partition: record.partition, key });
+      changelog.push(dedup.hold(record.partition, key, 1, this.generationOwner));
+    }
+    if (changelog.length === 0) return;
+    await this.retrying(() => this.deps.producer.sendBatch({ topicMessages: byTopic(changelog), acks: -1 }));
+    dedup.confirm(entries);
+  }
+
+  /** Once per generation: what other members (or this one before a restart) acknowledged is known. */
+  private async ensureDedupRestored(generation: number): Promise<void> {
+    if (this.dedupRestored === generation) return;
+    await this.retrying(() => this.deps.dedup.restored());
+    if (generation === this.generation) this.dedupRestored = generation;
   }
 
   /** Makes sure every plan that may cover records from `sinceMs` on is known in this generation. */
@@ -342,4 +392,13 @@ export class AckPipeline {
     for (const known of this.journal.entries()) if (known === entry) return true;
     return false;
   }
+}
+
+/**
+ * The dedup key of a result: its event id, plus the replay or redrive it came from (a deliberate
+ * re-run's result is acknowledged again, once).
+ */
+function ackDedupKey(eventId: string, record: Pick<ConsumedRecord, 'headers'>): string {
+  const replayId = record.headers[REPLAY_HEADER];
+  return replayId === undefined ? eventId : `${eventId}\u0000${replayId}`;
 }

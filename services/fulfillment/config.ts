@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
-import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
+import { checkDedupRetention, checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
 import { RETRY_LIMITS, RetryPolicySchema, retryTiers, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -40,6 +40,7 @@ export const FulfillmentEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkDedupRetention('FULFILLMENT_DEDUP_WINDOW_S', c.FULFILLMENT_DEDUP_WINDOW_S, c, ctx);
     checkDeadLetterNotify(c, ctx);
     const overrides = parseThresholdOverrides(c.CONFIDENCE_THRESHOLDS);
     if (!overrides.ok) ctx.addIssue({ code: 'custom', path: ['CONFIDENCE_THRESHOLDS'], message: overrides.error });
@@ -78,7 +79,7 @@ export function stageSettingsOf(c: FulfillmentConfig, policy: RetryPolicy): Stag
     config: c,
     groupId: c.FULFILLMENT_GROUP_ID,
     inputs: (topics) => [topics.callbacks, ...retryTiers(policy).map((tier) => topics.retry(tier))],
-    creates: ['callbacks', 'retry', 'results', 'dlq'],
+    creates: ['callbacks', 'retry', 'results', 'dlq', 'fulfillmentDedup'],
     sessionTimeoutMs: c.FULFILLMENT_SESSION_TIMEOUT_MS,
     heartbeatIntervalMs: Math.floor(c.FULFILLMENT_SESSION_TIMEOUT_MS / 10),
     port: c.FULFILLMENT_PORT,

@@ -1,4 +1,4 @@
-import type { DedupWindow } from '../../shared/dedup-window.js';
+import type { DedupStore } from '../../shared/stage/dedup-store.js';
 import { createTransactionalProducer, type Admin, type KafkaClient, type Producer } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
 import type { DeadLetterNotifier } from '../../shared/stage/dead-letter-notifier.js';
@@ -57,7 +57,8 @@ export async function openOutput(kit: StageKit, transactionalIdPrefix: string | 
 export interface OutputDeps {
   commitOffsets: (offsets: TopicPartitionOffset[]) => Promise<void>;
   groupId: string;
-  recent: DedupWindow<true>;
+  /** Event ids handled, durable in the dedup changelog: written with the outputs they belong to. */
+  dedup: Pick<DedupStore, 'hold' | 'confirm' | 'release' | 'restored'>;
   metrics: FulfillmentMetrics;
   logger: Logger;
   commitIntervalMs: number;
@@ -102,8 +103,21 @@ abstract class BaseOutput {
     if (!lane.released) this.failureListener(lane, error);
   }
 
-  protected remember(completions: Iterable<Completion>, recent: DedupWindow<true>): void {
-    for (const completion of completions) if (completion.acknowledgedEventId) recent.set(completion.acknowledgedEventId, true);
+  /**
+   * The completion's event id is remembered from now on, before it is durable (the next record of
+   * the session may be its repeat); the changelog record joins the outputs.
+   */
+  protected hold(dedup: OutputDeps['dedup'], lane: OutputLane, completion: Completion): Completion {
+    const { handled } = completion;
+    if (handled === undefined) return completion;
+    const changelog = dedup.hold(handled.partition, handled.eventId, handled.attempt, lane);
+    return { ...completion, outputs: [...completion.outputs, changelog] };
+  }
+
+  protected confirm(dedup: OutputDeps['dedup'], completions: Iterable<Completion>): void {
+    const entries: { partition: number; key: string }[] = [];
+    for (const { handled } of completions) if (handled) entries.push({ partition: handled.partition, key: handled.eventId });
+    dedup.confirm(entries);
   }
 }
 
@@ -162,6 +176,8 @@ export class AtLeastOnceOutput extends BaseOutput implements Output {
   }
 
   async open(topic: string, partition: number, fetchedFrom: number): Promise<Lane> {
+    // What the partition's previous owner handled is known before its first record is looked at.
+    await this.deps.dedup.restored();
     const progress = this.committer.open(topic, partition, fetchedFrom);
     return new OutputLane(progress);
   }
@@ -169,22 +185,24 @@ export class AtLeastOnceOutput extends BaseOutput implements Output {
   async complete(lane: Lane, offset: number, completion: Completion): Promise<void> {
     const l = own(lane);
     if (l.released) return;
+    const held = this.hold(this.deps.dedup, l, completion);
     try {
-      await this.writer.write(completion.outputs);
+      await this.writer.write(held.outputs);
     } catch (error) {
       this.fail(l, error);
       return;
     }
+    this.confirm(this.deps.dedup, [held]);
     this.deps.deadLetters.notify(completion.outputs);
     if (l.released) return;
     l.progress.finish(offset);
-    this.remember([completion], this.deps.recent);
     this.committer.commitSoon();
   }
 
   async release(lane: Lane): Promise<void> {
     const l = own(lane);
     l.released = true;
+    this.deps.dedup.release(l);
     this.committer.release(l.progress);
   }
 
@@ -228,6 +246,8 @@ export class ExactlyOnceOutput extends BaseOutput implements Output {
     // A zombie may have committed between our group join and the fencing above: start after it.
     const [offsets] = await this.admin.fetchOffsets({ groupId: this.deps.groupId, topics: [topic] });
     const committed = Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    // After the fencing, so the previous owner's open transaction no longer holds the changelog back.
+    await this.deps.dedup.restored();
     const lane = new OutputLane(new PartitionProgress<Completion>(topic, partition, Math.max(committed, fetchedFrom)));
     this.lanes.set(lane, { again: false });
     return lane;
@@ -236,13 +256,15 @@ export class ExactlyOnceOutput extends BaseOutput implements Output {
   async complete(lane: Lane, offset: number, completion: Completion): Promise<void> {
     const l = own(lane);
     if (l.released) return;
-    l.progress.finish(offset, completion);
+    l.progress.finish(offset, this.hold(this.deps.dedup, l, completion));
     this.schedule(l);
   }
 
   async release(lane: Lane): Promise<void> {
     const l = own(lane);
     l.released = true;
+    // Held event ids of transactions that will never commit are forgotten.
+    this.deps.dedup.release(l);
     clearTimeout(this.lanes.get(l)?.timer);
     this.lanes.delete(l);
     // Whoever takes the partition next (this instance after a restart, or another) starts with a
@@ -333,8 +355,8 @@ export class ExactlyOnceOutput extends BaseOutput implements Output {
       return;
     }
     this.deps.metrics.commits.inc({ kind: 'transaction', result: 'ok' });
+    this.confirm(this.deps.dedup, prefix.payloads);
     this.deps.deadLetters.notify(records);
     lane.progress.markCommitted(prefix.nextOffset);
-    this.remember(prefix.payloads, this.deps.recent);
   }
 }

@@ -1,8 +1,9 @@
 import type { CognigyCallback, FulfillmentResult } from '../../shared/contracts.js';
 import { errorMessage } from '../../shared/errors.js';
+import { Header } from '../../shared/headers.js';
 import { messageLogger, type Logger } from '../../shared/logging.js';
 import type { TopicNames } from '../../shared/topics.js';
-import type { DedupWindow } from '../../shared/dedup-window.js';
+import { REPLAY_HEADER, type DedupStore } from '../../shared/stage/dedup-store.js';
 import type { ConsumedRecord, OutRecord } from '../../shared/stage/records.js';
 import { buildResult, decideFailure, type Ending, type ResultSubject } from './decisions.js';
 import type { DownstreamClient, DownstreamRequest } from './downstream-client.js';
@@ -12,12 +13,21 @@ import { attemptState, deadLetterRecord, identityFromEnvelope, resultHeaders, re
 import type { RetryPolicy } from './retry-policy.js';
 import { route, type Thresholds } from './routing.js';
 
-/** What one record led to: the records to write, and the event id to remember once they are durable. */
+/** What one record led to: the records to write, and what the dedup store remembers once they are durable. */
 export interface Completion {
   outcome: Outcome;
   outputs: OutRecord[];
-  /** Set when the callback was answered ACKNOWLEDGED: a repeat of it is then not sent downstream. */
-  acknowledgedEventId?: string;
+  /**
+   * The callback's event id, on the record's partition number, and the attempt this record made:
+   * a copy of the callback, or this record read again, is a duplicate from then on.
+   */
+  handled?: Handled;
+}
+
+export interface Handled {
+  partition: number;
+  eventId: string;
+  attempt: number;
 }
 
 export type Outcome = 'fulfilled' | 'fallback' | 'retried' | 'dead-lettered' | 'duplicate';
@@ -30,7 +40,7 @@ export interface ProcessorDeps {
   downstream: DownstreamClient;
   thresholds: Thresholds;
   policy: RetryPolicy;
-  recent: DedupWindow<true>;
+  dedup: Pick<DedupStore, 'seen' | 'replayOf'>;
   metrics: FulfillmentMetrics;
   logger: Logger;
   now?: () => number;
@@ -54,6 +64,16 @@ export class RecordProcessor {
    * (the caller restarts the partition from its committed offset).
    */
   async process(record: ConsumedRecord, signal: AbortSignal): Promise<Completion> {
+    const completion = await this.handle(record, signal);
+    // What a replayed or redriven callback leads to says so: its retries carry the id on, and the
+    // aggregator acknowledges its result again (its dedup key includes the id).
+    const redrivenFrom = record.headers[Header.redrivenFrom];
+    const replayId = this.deps.dedup.replayOf(record) ?? (redrivenFrom === undefined ? undefined : `redrive:${redrivenFrom}`);
+    if (replayId !== undefined) for (const output of completion.outputs) output.headers[REPLAY_HEADER] = replayId;
+    return completion;
+  }
+
+  private async handle(record: ConsumedRecord, signal: AbortSignal): Promise<Completion> {
     const state = attemptState(record, this.deps.tierOf);
     const attempt = state.previousAttempts + 1;
     let callback: CognigyCallback;
@@ -62,7 +82,19 @@ export class RecordProcessor {
     } catch (error) {
       return this.failed(record, undefined, { attempt, threshold: null, error, state });
     }
-    if (this.deps.recent.has(callback.eventId)) return { outcome: 'duplicate', outputs: [] };
+    // Every copy of an event lands on this partition number; an attempt already made is not made
+    // again. A redriven record is an operator's deliberate new cycle: it starts the count over.
+    const seen = this.deps.dedup.seen(record.partition, callback.eventId);
+    if (!state.redriven && seen !== undefined && seen >= attempt) return { outcome: 'duplicate', outputs: [] };
+    const handled: Handled = { partition: record.partition, eventId: callback.eventId, attempt };
+    return { ...(await this.routed(record, callback, { attempt, state, signal })), handled };
+  }
+
+  private async routed(
+    record: ConsumedRecord,
+    callback: CognigyCallback,
+    { attempt, state, signal }: { attempt: number; state: ReturnType<typeof attemptState>; signal: AbortSignal },
+  ): Promise<Completion> {
     const { route: to, threshold } = route(callback, this.deps.thresholds);
     if (to === 'fallback') return this.ended(record, callback, 'fallback', { attempts: 0, threshold, downstreamStatus: null });
     let reply: { status: number; response: string | null };
@@ -127,9 +159,8 @@ export class RecordProcessor {
     if (this.deps.logger.isLevelEnabled('debug')) {
       this.logFor(record, subject).debug({ route: result.route, ackStatus: result.ackStatus, attempts: result.attempts }, 'result');
     }
-    const acknowledged = result.ackStatus === 'ACKNOWLEDGED';
     const outcome = ending === 'fulfilled' ? 'fulfilled' : ending === 'fallback' ? 'fallback' : 'dead-lettered';
-    return { outcome, outputs: [output], ...(acknowledged ? { acknowledgedEventId: result.eventId } : {}) };
+    return { outcome, outputs: [output] };
   }
 
   private logFor(record: ConsumedRecord, callback: ResultSubject | undefined): Logger {

@@ -1,5 +1,5 @@
 import type { FulfillmentResult } from '../../shared/contracts.js';
-import { DedupWindow } from '../../shared/dedup-window.js';
+import { DedupStore } from '../../shared/stage/dedup-store.js';
 import { RecordDecoder } from '../../shared/stage/decoder.js';
 import type { TopicPartitionOffset } from '../../shared/stage/offsets.js';
 import { startStage, type StageDeps, type StageHandle, type StageKit, type StageParts } from '../../shared/stage/stage.js';
@@ -36,16 +36,27 @@ async function fulfillmentParts(c: FulfillmentConfig, kit: StageKit, downstream:
   const resultSerde = new TopicSerde(kit.schemaRegistry, topics.results, 'FulfillmentResult');
   await resultSerde.register();
   const callbacks = new RecordDecoder(new TopicSerde(kit.schemaRegistry, topics.callbacks, 'CognigyCallback'), lacksCallbackIdentity);
-  const recent = new DedupWindow<true>(c.FULFILLMENT_DEDUP_WINDOW_S * 1_000, c.FULFILLMENT_DEDUP_MAX_ENTRIES);
+  const dedup = new DedupStore({
+    kafka: kit.kafka,
+    admin: kit.admin,
+    topic: topics.fulfillmentDedup,
+    groupId: c.FULFILLMENT_GROUP_ID,
+    windowMs: c.FULFILLMENT_DEDUP_WINDOW_S * 1_000,
+    maxEntries: c.FULFILLMENT_DEDUP_MAX_ENTRIES,
+    logger,
+    registry: kit.metrics,
+    onFatal: (error) => kit.fatal(error, 'dedup changelog reader crashed without restart; stopping'),
+  });
+  await dedup.start();
   const decode = (value: Buffer | null) => callbacks.decode(value);
   const encodeResult = (result: FulfillmentResult) => resultSerde.encode(result);
-  const processor = new RecordProcessor({ topics, tierOf, decode, encodeResult, downstream, thresholds: thresholdsOf(c), policy: retryPolicyOf(c), recent, metrics, logger });
+  const processor = new RecordProcessor({ topics, tierOf, decode, encodeResult, downstream, thresholds: thresholdsOf(c), policy: retryPolicyOf(c), dedup, metrics, logger });
   const transactionalIdPrefix = c.EXACTLY_ONCE ? (c.FULFILLMENT_TRANSACTIONAL_ID_PREFIX ?? c.FULFILLMENT_GROUP_ID) : undefined;
   const commitOffsets = (offsets: TopicPartitionOffset[]) => consumer.commitOffsets(offsets);
   const output = await openOutput(kit, transactionalIdPrefix, {
     commitOffsets,
     groupId: c.FULFILLMENT_GROUP_ID,
-    recent,
+    dedup,
     metrics,
     logger,
     commitIntervalMs: c.FULFILLMENT_COMMIT_INTERVAL_MS,
@@ -64,6 +75,7 @@ async function fulfillmentParts(c: FulfillmentConfig, kit: StageKit, downstream:
     drain: (budgetMs) => intake.stop(Math.floor(budgetMs / 2)),
     close: async () => {
       await output.stop();
+      await dedup.stop();
       downstream.close();
     },
     describe: { exactlyOnce: c.EXACTLY_ONCE },

@@ -19,6 +19,8 @@ export interface ConsumedRecord {
 /** A record a stage writes: the next retry tier, the DLQ, a results or batches topic. */
 export interface OutRecord {
   topic: string;
+  /** Set for records whose partition is chosen, not derived from the key (dedup changelogs). */
+  partition?: number;
   key: string | Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
@@ -39,8 +41,8 @@ export function toConsumedRecord(topic: string, partition: number, message: Kafk
 /** Groups records for one producer `sendBatch`, keeping their order within each topic. */
 export function byTopic(records: readonly OutRecord[]): { topic: string; messages: Message[] }[] {
   const topics = new Map<string, Message[]>();
-  for (const { topic, key, value, headers } of records) {
-    const message: Message = { key, value, headers };
+  for (const { topic, partition, key, value, headers } of records) {
+    const message: Message = partition === undefined ? { key, value, headers } : { partition, key, value, headers };
     const messages = topics.get(topic);
     if (messages) messages.push(message);
     else topics.set(topic, [message]);

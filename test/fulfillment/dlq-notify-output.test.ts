@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fulfillmentMetrics } from '../../services/fulfillment/metrics.js';
 import { AtLeastOnceOutput, ExactlyOnceOutput, type Lane, type OutputDeps } from '../../services/fulfillment/output.js';
 import type { Completion } from '../../services/fulfillment/processor.js';
-import { DedupWindow } from '../../shared/dedup-window.js';
+import { testDedup } from '../support/dedup.js';
 import type { Admin, KafkaClient, Producer } from '../../shared/kafka.js';
 import { Registry } from '../../shared/metrics.js';
 import type { DeadLetterNotifier } from '../../shared/stage/dead-letter-notifier.js';
@@ -42,7 +42,7 @@ function deps(deadLetters: DeadLetterNotifier): OutputDeps {
   return {
     commitOffsets: async () => undefined,
     groupId: 'group',
-    recent: new DedupWindow<true>(60_000, 100),
+    dedup: testDedup(),
     metrics: fulfillmentMetrics(new Registry()),
     logger: pino({ level: 'silent' }),
     commitIntervalMs: 0,

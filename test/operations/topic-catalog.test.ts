@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { AckAggregatorEnv } from '../../services/ack-aggregator/config.js';
+import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { loadConfig } from '../../shared/config.js';
 import { defaultMinInsyncReplicas, topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { CliEnv } from '../../tools/cli/config.js';
@@ -7,7 +9,7 @@ import { checkTopic, mergedOverrides } from '../../tools/cli/topic-drift.js';
 const settings = (env: Record<string, string> = {}) => topicSettingsFromEnv(loadConfig(CliEnv, env));
 
 describe('topic catalogue', () => {
-  it('lists the callbacks, one retry tier per retry, results, DLQ and batch records', () => {
+  it('lists the callbacks, one retry tier per retry, results, DLQ, batch records and the dedup changelogs', () => {
     const catalog = topicCatalog(settings({ TOPIC_PREFIX: 'x.', RETRY_MAX_ATTEMPTS: '3' }));
     expect(catalog.map((t) => t.topic)).toEqual([
       'x.cognigy.callbacks.v1',
@@ -16,7 +18,24 @@ describe('topic catalogue', () => {
       'x.cognigy.fulfillment.results.v1',
       'x.cognigy.callbacks.dlq',
       'x.cognigy.acks.batches.v1',
+      'x.cognigy.fulfillment.dedup.v1',
+      'x.cognigy.acks.dedup.v1',
     ]);
+  });
+
+  it('keeps the dedup changelogs compacted, deleted after their retention, in segments that roll within it', () => {
+    const configs = (role: string) =>
+      Object.fromEntries(topicCatalog(settings({ TOPIC_DEDUP_RETENTION_MS: '3600000' })).find((t) => t.role === role)?.configEntries.map((e) => [e.name, e.value]) ?? []);
+    for (const role of ['fulfillmentDedup', 'acksDedup']) {
+      expect(configs(role)).toMatchObject({ 'cleanup.policy': 'compact,delete', 'retention.ms': '3600000', 'segment.ms': '900000' });
+    }
+  });
+
+  it('refuses a dedup window the changelog retention would cut short', () => {
+    const env = { KAFKA_BROKERS: '127.0.0.1:9092', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:8081', TOPIC_DEDUP_RETENTION_MS: '60000' };
+    expect(() => loadConfig(FulfillmentEnv, { ...env, FULFILLMENT_DEDUP_WINDOW_S: '61' })).toThrow(/FULFILLMENT_DEDUP_WINDOW_S/);
+    expect(() => loadConfig(FulfillmentEnv, { ...env, FULFILLMENT_DEDUP_WINDOW_S: '60' })).not.toThrow();
+    expect(() => loadConfig(AckAggregatorEnv, { ...env, COGNIGY_AUTH: 'api-key', COGNIGY_API_KEY: 'k', ACK_DEDUP_WINDOW_S: '61' })).toThrow(/ACK_DEDUP_WINDOW_S/);
   });
 
   it('has no retry tier when a callback gets a single attempt', () => {

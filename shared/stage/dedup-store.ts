@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { DedupWindow } from '../dedup-window.js';
+import { errorMessage } from '../errors.js';
+import type { Admin, Consumer, KafkaClient } from '../kafka.js';
+import type { Logger } from '../logging.js';
+import { Gauge, type Registry } from '../metrics.js';
+import type { OutRecord } from './records.js';
+
+/** Header marking a changelog record that resets a partition's state (written by `replay --execute`). */
+export const RESET_HEADER = 'dedup-reset';
+/** Header on every record a replayed input led to: the replay's id (see `replayOf`). */
+export const REPLAY_HEADER = 'replay-id';
+
+/** What a reset marker says: which replay, and up to which offsets (per input topic) records are replayed. */
+export interface ResetMarker {
+  replayId: string;
+  /** Per input topic, the end offset of this partition when the replay was executed. */
+  replayedBelow: Record<string, number>;
+}
+
+export interface DedupStoreSettings extends DedupStateSettings {
+  kafka: KafkaClient;
+  admin: Admin;
+  /** The owning consumer group: the reader's own group id is derived from it. */
+  groupId: string;
+  /** Where `dedup_store_entries` is exported. */
+  registry?: Registry;
+  /** The reader crashed for good: without it the store cannot restore, so the service must stop. */
+  onFatal: (error: unknown) => void;
+  /** How long `restored` waits for the reader to reach the changelog's end. */
+  restoreTimeoutMs?: number;
+}
+
+/** A key handled by this instance but not durable yet, and who is writing it. */
+interface Held {
+  value: number;
+  owner: object;
+}
+
+export interface DedupStateSettings {
+  /** The changelog topic the records from `hold` go to. */
+  topic: string;
+  windowMs: number;
+  /** Bound on remembered keys per changelog partition. */
+  maxEntries: number;
+  logger: Logger;
+}
+
+/**
+ * The store's memory, without Kafka: what is durable (per partition, for the window), what this
+ * instance holds and has not written yet, and the replays' reset markers. `DedupStore` feeds it from
+ * the changelog.
+ */
+export class DedupState {
+  private readonly windows = new Map<number, DedupWindow<number>>();
+  private readonly held = new Map<string, Held>();
+  private readonly markers = new Map<number, ResetMarker>();
+
+  constructor(private readonly state: DedupStateSettings) {}
+
+  /** The number last remembered for the key on this partition: held (newest) or durable. */
+  seen(partition: number, key: string): number | undefined {
+    return this.held.get(heldKey(partition, key))?.value ?? this.windows.get(partition)?.get(key);
+  }
+
+  /** The replay a record belongs to: its own header, or a reset marker whose range covers it. */
+  replayOf(record: { topic: string; partition: number; offset: number; headers: Record<string, string> }): string | undefined {
+    const own = record.headers[REPLAY_HEADER];
+    if (own !== undefined) return own;
+    const marker = this.markers.get(record.partition);
+    const below = marker?.replayedBelow[record.topic];
+    return below !== undefined && record.offset < below ? marker?.replayId : undefined;
+  }
+
+  /**
+   * Remembers the key from now on, before it is durable, for `owner` (a partition's lane, a batch);
+   * returns the changelog record to write along with the outputs it belongs to.
+   */
+  hold(partition: number, key: string, value: number, owner: object): OutRecord {
+    this.held.set(heldKey(partition, key), { value, owner });
+    return changelogRecord(this.state.topic, partition, key, value);
+  }
+
+  /** The held keys' records are durable: kept for the window. */
+  confirm(entries: Iterable<{ partition: number; key: string }>): void {
+    for (const { partition, key } of entries) {
+      const id = heldKey(partition, key);
+      const held = this.held.get(id);
+      if (held === undefined) continue;
+      this.held.delete(id);
+      this.remember(partition, key, held.value);
+    }
+  }
+
+  /** Forgets every key `owner` holds: its write failed, or its partition was given up. */
+  release(owner: object): void {
+    for (const [id, held] of this.held) if (held.owner === owner) this.held.delete(id);
+  }
+
+  get size(): number {
+    let size = this.held.size;
+    for (const window of this.windows.values()) size += window.size;
+    return size;
+  }
+
+  /** One changelog record, in log order: an entry, a tombstone (null value) or a reset marker. */
+  apply(partition: number, key: string, value: Buffer | null, reset: boolean, timestamp: number): void {
+    if (reset) {
+      // A reset forgets the partition's past: what a replay re-reads is handled again.
+      this.windows.delete(partition);
+      const marker = parseMarker(value);
+      if (marker !== undefined) this.markers.set(partition, marker);
+      this.state.logger.info({ topic: this.state.topic, partition, replayId: marker?.replayId }, 'dedup state reset by a replay');
+      return;
+    }
+    if (value === null) {
+      this.windows.get(partition)?.delete(key);
+      return;
+    }
+    if (Date.now() - timestamp >= this.state.windowMs) return;
+    const number = Number(value.toString());
+    if (Number.isFinite(number)) this.remember(partition, key, number);
+  }
+
+  private remember(partition: number, key: string, value: number): void {
+    let window = this.windows.get(partition);
+    if (window === undefined) {
+      window = new DedupWindow<number>(this.state.windowMs, this.state.maxEntries);
+      this.windows.set(partition, window);
+    }
+    // The latest write wins, as in the compacted topic (a redrive starts an event's count over).
+    if (window.get(key) !== value) window.set(key, value);
+  }
+}
+
+/**
+ * Keys (event ids) a stage has handled, per partition, each with a number (fulfillment: the attempt
+ * last handled; the aggregator: 1, acknowledged), durable in a compacted changelog topic.
+ *
+ * Inputs are keyed by session, so every copy of an event lands on the same partition number, of the
+ * callbacks topic, of every retry tier and of the results topic alike; the changelog uses that
+ * number too. Every instance reads the whole changelog (read_committed, from the beginning, in a
+ * group of its own that never commits) into memory, and `restored()` waits until it has read to the
+ * end offsets of the moment: called when a partition is taken, it makes what its previous owner
+ * wrote visible before the partition's first record is looked at, the way Kafka Streams restores a
+ * state store. A key this instance handles is held in memory at once (`hold`) and is written with
+ * the outputs it belongs to (in the same transaction under exactly-once); `confirm` keeps it once
+ * that write is durable, `release` forgets what an owner held when its write failed or its
+ * partition was given up.
+ *
+ * Entries expire after the window: in memory (DedupWindow), on restore (older records are skipped)
+ * and in the topic (compact,delete with a retention of at least the window: whole old segments
+ * are deleted, compaction keeps one record per key in the rest).
+ */
+export class DedupStore extends DedupState {
+  /** Changelog partition -> the next offset the reader will look at. */
+  private readonly readTo = new Map<number, number>();
+  private readonly reader: Consumer;
+  private readerError: unknown;
+
+  constructor(private readonly settings: DedupStoreSettings) {
+    super(settings);
+    // Never committed: an empty group is removed by the broker once this instance is gone.
+    this.reader = settings.kafka.consumer({
+      groupId: `${settings.groupId}.dedup-reader.${randomUUID()}`,
+      maxWaitTimeInMs: 250,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
+    if (settings.registry !== undefined) {
+      const size = () => this.size;
+      new Gauge({
+        name: 'dedup_store_entries',
+        help: 'Event ids the durable dedup store remembers (all changelog partitions, held ones included)',
+        registers: [settings.registry],
+        collect() {
+          this.set(size());
+        },
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    const { reader, settings } = this;
+    reader.on(reader.events.END_BATCH_PROCESS, ({ payload }) => {
+      const next = Number(payload.lastOffset) + 1;
+      if (next > (this.readTo.get(payload.partition) ?? 0)) this.readTo.set(payload.partition, next);
+    });
+    reader.on(reader.events.CRASH, ({ payload }) => {
+      if (payload.restart) {
+        settings.logger.warn({ err: errorMessage(payload.error), topic: settings.topic }, 'dedup changelog reader crashed; kafkajs restarts it');
+        return;
+      }
+      this.readerError = payload.error;
+      settings.onFatal(payload.error);
+    });
+    await reader.connect();
+    await reader.subscribe({ topics: [settings.topic], fromBeginning: true });
+    await reader.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          this.apply(batch.partition, message.key?.toString() ?? '', message.value, message.headers?.[RESET_HEADER] !== undefined, Number(message.timestamp));
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.reader.disconnect();
+  }
+
+  /**
+   * Resolves once the reader has read every partition of the changelog up to its end offset as
+   * of this call: everything written before (and committed, under transactions) is then known.
+   */
+  async restored(): Promise<void> {
+    const { settings } = this;
+    const ends = await settings.admin.fetchTopicOffsets(settings.topic);
+    const timeoutMs = settings.restoreTimeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    const behind = () => ends.filter(({ partition, high }) => (this.readTo.get(partition) ?? 0) < Number(high));
+    for (let wait = 10; behind().length > 0; wait = Math.min(wait * 2, 200)) {
+      if (this.readerError !== undefined) throw this.readerError;
+      if (Date.now() > deadline) {
+        throw new Error(`dedup changelog ${settings.topic} not read to its end within ${timeoutMs} ms (partitions ${behind().map((e) => e.partition).join(', ')})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
+function heldKey(partition: number, key: string): string {
+  return `${partition}\u0000${key}`;
+}
+
+/** One changelog record: the key and its number as text, on the input's partition number. */
+export function changelogRecord(topic: string, partition: number, key: string, value: number): OutRecord {
+  return { topic, partition, key, value: Buffer.from(String(value)), headers: {} };
+}
+
+/** The record `replay --execute` writes to each partition of a changelog before offsets move. */
+export function resetMarkerRecord(topic: string, partition: number, marker: ResetMarker): OutRecord {
+  return { topic, partition, key: `${RESET_HEADER}:${marker.replayId}`, value: Buffer.from(JSON.stringify(marker)), headers: { [RESET_HEADER]: marker.replayId } };
+}
+
+function parseMarker(value: Buffer | null): ResetMarker | undefined {
+  if (value === null) return undefined;
+  try {
+    const parsed = JSON.parse(value.toString()) as Partial<ResetMarker>;
+    if (typeof parsed.replayId !== 'string' || typeof parsed.replayedBelow !== 'object' || parsed.replayedBelow === null) return undefined;
+    return { replayId: parsed.replayId, replayedBelow: parsed.replayedBelow };
+  } catch {
+    return undefined;
+  }
+}
