@@ -104,12 +104,12 @@ export class Harness {
   }
 
   /** Writes results as fulfillment does: Avro, keyed by sessionId, with the pipeline headers. */
-  async produce(results: FulfillmentResult[]): Promise<RecordMetadata[]> {
+  async produce(results: FulfillmentResult[], extraHeaders: Record<string, string> = {}): Promise<RecordMetadata[]> {
     const messages = await Promise.all(
       results.map(async (r) => ({
         key: r.sessionId,
         value: await this.resultSerde.encode(r),
-        headers: { [Header.eventId]: r.eventId, [Header.correlationId]: r.correlationId, [Header.receivedAt]: new Date().toISOString() },
+        headers: { [Header.eventId]: r.eventId, [Header.correlationId]: r.correlationId, [Header.receivedAt]: new Date().toISOString(), ...extraHeaders },
       })),
     );
     return this.producer.send({ topic: this.topics.results, acks: -1, messages });
