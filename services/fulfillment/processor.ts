@@ -83,9 +83,11 @@ export class RecordProcessor {
       return this.failed(record, undefined, { attempt, threshold: null, error, state });
     }
     // Every copy of an event lands on this partition number; an attempt already made is not made
-    // again. A redriven record is an operator's deliberate new cycle: it starts the count over.
+    // again. A redriven record is an operator's deliberate new cycle: it starts the count over
+    // (read again by a replay, it is a repeat like any other record the replay reads).
     const seen = this.deps.dedup.seen(record.partition, callback.eventId);
-    if (!state.redriven && seen !== undefined && seen >= attempt) return { outcome: 'duplicate', outputs: [] };
+    const fresh = state.redriven && this.deps.dedup.replayOf(record) === undefined;
+    if (!fresh && seen !== undefined && seen >= attempt) return { outcome: 'duplicate', outputs: [] };
     const handled: Handled = { partition: record.partition, eventId: callback.eventId, attempt };
     return { ...(await this.routed(record, callback, { attempt, state, signal })), handled };
   }

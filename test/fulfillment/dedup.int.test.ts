@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
 import { Header } from '../../shared/headers.js';
+import { createKafka } from '../../shared/kafka.js';
 import { createLogger } from '../../shared/logging.js';
 import { REPLAY_HEADER } from '../../shared/stage/dedup-store.js';
+import { replay } from '../../tools/cli/replay.js';
 import { waitFor } from '../support/wait.js';
 import { makeCallback, startHarness, type Harness } from './support.js';
 
@@ -12,16 +14,18 @@ describe.each([
 ])('durable dedup across instances ($mode)', ({ EXACTLY_ONCE }) => {
   let h: Harness;
   let second: FulfillmentHandle | undefined;
+  let third: FulfillmentHandle | undefined;
 
   beforeAll(async () => {
     h = await startHarness({ EXACTLY_ONCE, FULFILLMENT_COMMIT_INTERVAL_MS: '50' });
   });
   afterAll(async () => {
     await second?.stop();
+    await third?.stop();
     await h?.stop();
   });
 
-  it('answers a copy that reaches another instance after a restart as a duplicate, and a redriven one again', { timeout: 120_000 }, async () => {
+  it('answers a copy reaching another instance after a restart as a duplicate, a redriven one again, and a replay once more', { timeout: 120_000 }, async () => {
     // One session, so the copies and the marker callback after them are taken in order.
     const sessionId = `dedup-${EXACTLY_ONCE}`;
     const callbacks = [
@@ -60,5 +64,31 @@ describe.each([
       return results.length === 2 ? results[1] : undefined;
     }, { timeoutMs: 60_000, what: 'the redriven callback to be answered again' });
     expect(redriven.record.headers[REPLAY_HEADER]).toBe(`redrive:${h.topics.dlq}:0:7`);
+
+    // An operator's replay from the earliest offsets: every callback is answered once more, marked with the replay's id.
+    await second.stop();
+    second = undefined;
+    const admin = createKafka({ brokers: h.config.KAFKA_BROKERS, clientId: 'replay-test' });
+    const ops = admin.admin();
+    await ops.connect();
+    let replayed;
+    try {
+      const dedup = { kind: 'reset' as const, changelog: h.topics.fulfillmentDedup, kafka: admin };
+      const lines: string[] = [];
+      const out = { write: (text: string) => void lines.push(text) };
+      replayed = await replay(ops, { group: h.config.FULFILLMENT_GROUP_ID, topic: h.topics.callbacks, target: { kind: 'earliest' }, execute: true, dedup }, out);
+      expect(lines.join('')).toMatch(/dedup: replayed callbacks are answered again/);
+    } finally {
+      await ops.disconnect();
+    }
+    expect(replayed.outcome).toBe('applied');
+    third = await startFulfillment(h.config, { logger: createLogger('fulfillment', h.config.LOG_LEVEL) });
+    const everyId = [...ids, after.eventId];
+    const replayResults = await waitFor(async () => {
+      const marked = (await h.results()).filter((r) => r.record.headers[REPLAY_HEADER] === replayed.dedupReset?.replayId);
+      return everyId.every((id) => marked.some((r) => r.result.eventId === id)) ? marked : undefined;
+    }, { timeoutMs: 60_000, what: 'the replayed callbacks to be answered again' });
+    // Once per event: the copies and the redrive on the log are repeats within the replay.
+    expect(replayResults.map((r) => r.result.eventId).sort()).toEqual([...everyId].sort());
   });
 });

@@ -11,7 +11,7 @@ import { CliEnv, requireCognigyCredentials, type CliConfig } from './config.js';
 import { dlqList, dlqRedrive, dlqShow, type DlqContext } from './dlq.js';
 import { parseDlqFilter, parsePosition } from './dlq-filter.js';
 import { ExitCode, println, type Out } from './output.js';
-import { replay } from './replay.js';
+import { replay, type DedupEffect } from './replay.js';
 import { parseReplayTarget } from './replay-plan.js';
 import { retryPolicyApply, retryPolicyList, webhooksClientOf } from './retry-policy.js';
 import { desiredPolicy, type Selection } from './retry-policy-plan.js';
@@ -296,7 +296,13 @@ async function run(name: KafkaCommand, values: Record<string, unknown>, position
         ctx.now(),
         { dateTime: parseDateTime, duration: parseDuration },
       );
-      return (await replay(admin, { group, topic, target, execute: flag('execute'), json: flag('json') }, out)).exitCode;
+      const fulfillmentInputs = [topics.callbacks, ...Array.from({ length: config.RETRY_MAX_ATTEMPTS - 1 }, (_, i) => topics.retry(i + 1))];
+      const dedup: DedupEffect | undefined = fulfillmentInputs.includes(topic)
+        ? { kind: 'reset', changelog: topics.fulfillmentDedup, kafka: ctx.kafka }
+        : topic === topics.results
+          ? { kind: 'kept', window: 'ACK_DEDUP_WINDOW_S (600 s by default)' }
+          : undefined;
+      return (await replay(admin, { group, topic, target, execute: flag('execute'), json: flag('json'), dedup }, out)).exitCode;
     }
     case 'dlq list': {
       const limit = Number(str('limit') ?? 50);

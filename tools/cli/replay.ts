@@ -1,4 +1,7 @@
-import type { Admin } from '../../shared/kafka.js';
+import { randomUUID } from 'node:crypto';
+import { createIdempotentProducer, type Admin, type KafkaClient } from '../../shared/kafka.js';
+import { resetMarkerRecord } from '../../shared/stage/dedup-store.js';
+import { byTopic } from '../../shared/stage/records.js';
 import { println, type Out } from './output.js';
 import {
   REPLAY_EXIT,
@@ -18,6 +21,27 @@ export interface ReplayOptions {
   target: ReplayTargetSpec;
   execute: boolean;
   json?: boolean;
+  /** What the replay does to the durable dedup state of the group (dedupEffect). */
+  dedup?: DedupEffect;
+}
+
+/**
+ * Replays and the dedup stores: a replay is a deliberate re-run, so
+ * - replaying fulfillment (the callbacks topic or a retry tier) resets the fulfillment dedup state
+ *   of the replayed partitions: the callbacks are answered again, and their new results carry a
+ *   `replay-id`, which the ack aggregator's dedup key includes, so Cognigy is told the corrected
+ *   result once more (once per replay);
+ * - replaying the aggregator (the results topic) re-sends nothing Cognigy acknowledged within
+ *   ACK_DEDUP_WINDOW_S: replay fulfillment to send corrected results.
+ */
+export type DedupEffect =
+  | { kind: 'reset'; changelog: string; kafka: KafkaClient }
+  | { kind: 'kept'; window: string };
+
+export interface ReplayDedupReset {
+  replayId: string;
+  changelog: string;
+  partitions: number[];
 }
 
 export interface ReplayResult {
@@ -26,6 +50,8 @@ export interface ReplayResult {
   plan: ReplayPlan;
   groupState: string;
   activeMembers: number;
+  /** Set when the replay reset the dedup state (`--execute` on fulfillment's inputs). */
+  dedupReset?: ReplayDedupReset;
 }
 
 /**
@@ -40,8 +66,9 @@ export async function replay(admin: Admin, options: ReplayOptions, out: Out): Pr
   const group = await describeGroup(admin, options.group);
   const decision = decideReplay(plan, group.members, options.execute);
 
+  let dedupReset: ReplayDedupReset | undefined;
   const finish = (outcome: ReplayOutcome): ReplayResult => {
-    const result = { outcome, exitCode: REPLAY_EXIT[outcome], plan, groupState: group.state, activeMembers: group.members };
+    const result = { outcome, exitCode: REPLAY_EXIT[outcome], plan, groupState: group.state, activeMembers: group.members, ...(dedupReset ? { dedupReset } : {}) };
     if (options.json) println(out, JSON.stringify(result));
     return result;
   };
@@ -54,6 +81,8 @@ export async function replay(admin: Admin, options: ReplayOptions, out: Out): Pr
       out,
       `${plan.changes.length} partition(s) change: ${plan.totalReprocess} record(s) to process again, ${plan.totalSkip} record(s) skipped`,
     );
+    const dedupLine = describeDedup(options.dedup);
+    if (dedupLine !== undefined) println(out, dedupLine);
   }
 
   if (decision === 'refused') {
@@ -74,6 +103,11 @@ export async function replay(admin: Admin, options: ReplayOptions, out: Out): Pr
     return finish('planned');
   }
 
+  if (options.dedup?.kind === 'reset') {
+    // Before the offsets move: a group that starts in between must not take the replayed callbacks for repeats.
+    dedupReset = await resetDedup(options.dedup, options.topic, plan);
+    if (!options.json) println(out, `dedup state reset on ${dedupReset.changelog} partition(s) ${dedupReset.partitions.join(', ')}: replay id ${dedupReset.replayId}`);
+  }
   try {
     await admin.setOffsets({
       groupId: options.group,
@@ -95,6 +129,32 @@ export async function replay(admin: Admin, options: ReplayOptions, out: Out): Pr
   }
   if (!options.json) println(out, `applied: group ${options.group} resumes from the target offsets when it starts`);
   return finish('applied');
+}
+
+function describeDedup(effect: DedupEffect | undefined): string | undefined {
+  if (effect?.kind === 'reset') {
+    return 'dedup: replayed callbacks are answered again (their dedup state is reset) and their new results carry a replay-id, so Cognigy is acknowledged the corrected result once more';
+  }
+  if (effect?.kind === 'kept') {
+    return `dedup: results Cognigy acknowledged within ${effect.window} are not acknowledged again; replay fulfillment's group on the callbacks topic to send corrected results`;
+  }
+  return undefined;
+}
+
+/** One reset marker per replayed partition on the changelog, saying up to where records are replayed. */
+async function resetDedup(effect: Extract<DedupEffect, { kind: 'reset' }>, topic: string, plan: ReplayPlan): Promise<ReplayDedupReset> {
+  const replayId = `replay-${new Date().toISOString()}-${randomUUID().slice(0, 8)}`;
+  const records = plan.changes.map((p) =>
+    resetMarkerRecord(effect.changelog, p.partition, { replayId, replayedBelow: { [topic]: p.current ?? p.high } }),
+  );
+  const producer = createIdempotentProducer(effect.kafka, { retry: { retries: 5 } });
+  await producer.connect();
+  try {
+    await producer.sendBatch({ topicMessages: byTopic(records), acks: -1 });
+  } finally {
+    await producer.disconnect();
+  }
+  return { replayId, changelog: effect.changelog, partitions: plan.changes.map((p) => p.partition) };
 }
 
 export function describeTarget(target: ReplayTargetSpec): string {
