@@ -87,7 +87,9 @@ describe('replay of the fulfillment group', () => {
     expect(await caughtUp(fx.admin, group, callbacksTopic)).toBe(true);
 
     const out = captureOut();
-    const applied = await replay(fx.admin, { group, topic: callbacksTopic, target, execute: true }, out);
+    // As the CLI does for fulfillment's inputs: the replayed callbacks' dedup state is reset.
+    const dedup = { kind: 'reset' as const, changelog: topicNames(fx.prefix).fulfillmentDedup, kafka: fx.kafka };
+    const applied = await replay(fx.admin, { group, topic: callbacksTopic, target, execute: true, dedup }, out);
     expect(applied.outcome).toBe('applied');
     expect(applied.exitCode).toBe(ExitCode.ok);
     expect(out.text()).toMatch(/6 record\(s\) to process again/);
@@ -100,6 +102,7 @@ describe('replay of the fulfillment group', () => {
     });
     const again = resultIds().slice(firstPass);
     expect(again.sort()).toEqual([...after].sort());
+    expect(results.records.slice(firstPass).map((r) => r.headers['replay-id'])).toEqual(after.map(() => applied.dedupReset?.replayId));
   }, 120_000);
 
   it('has nothing to do when the group already stands at the target', async () => {
