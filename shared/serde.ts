@@ -11,6 +11,9 @@ export interface SchemaTypes {
 }
 export type SchemaName = keyof SchemaTypes;
 
+/** Attempts at a first registration that races another replica's (see `registerOnce`). */
+const REGISTER_RACE_ATTEMPTS = 8;
+
 /** schemas/ sits at the repository root, both from sources (tsx, vitest) and from dist/. */
 function schemasDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -55,14 +58,33 @@ export class TopicSerde<N extends SchemaName> {
    * registration. A failed registration is forgotten so the next call tries again.
    */
   register(): Promise<number> {
-    this.schemaId ??= this.registry
-      .register({ type: SchemaType.AVRO, schema: loadSchema(this.schemaName) }, { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD })
-      .then(({ id }) => id)
-      .catch((error: unknown) => {
-        this.schemaId = undefined;
-        throw error;
-      });
+    this.schemaId ??= this.registerOnce().catch((error: unknown) => {
+      this.schemaId = undefined;
+      throw error;
+    });
     return this.schemaId;
+  }
+
+  /**
+   * The client registers a new subject, then sets its compatibility: a replica starting at the same
+   * moment can find the subject in between, still at the registry's default, and is refused with a
+   * compatibility mismatch. That one is waited out (the first registrant sets BACKWARD within a
+   * round trip); anything else fails at once.
+   */
+  private async registerOnce(): Promise<number> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const { id } = await this.registry.register(
+          { type: SchemaType.AVRO, schema: loadSchema(this.schemaName) },
+          { subject: this.subject, compatibility: COMPATIBILITY.BACKWARD },
+        );
+        return id;
+      } catch (error) {
+        const racing = error instanceof Error && error.name === 'ConfluentSchemaRegistryCompatibilityError';
+        if (!racing || attempt >= REGISTER_RACE_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   async encode(value: SchemaTypes[N]): Promise<Buffer> {
