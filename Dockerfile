@@ -23,5 +23,5 @@ COPY --from=build --chown=node:node /app/dist ./dist
 # The Avro schemas are read at start to register them with the schema registry.
 COPY --from=build --chown=node:node /app/schemas ./schemas
 USER node
-EXPOSE 8080 8082 8083 8090
+EXPOSE 8080 8081 8082 8083 8090
 CMD ["node", "dist/services/ingress/main.js"]

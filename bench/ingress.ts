@@ -78,6 +78,7 @@ export async function run(): Promise<void> {
     TOPIC_PREFIX: `bench-${Date.now().toString(36)}.`,
     COGNIGY_WEBHOOK_SECRETS: SECRET,
     INGRESS_PORT: String(ingressPort),
+    INGRESS_ADMIN_PORT: '0',
     INGRESS_HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   }, ingressPort);

@@ -93,7 +93,7 @@ export async function run(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     children.push(await startProcess('services/cognigy-simulator/main.ts', { SIMULATOR_PORT: String(simPort), SIMULATOR_HOST: '127.0.0.1' }, simPort));
-    children.push(await startProcess('services/ingress/main.ts', { ...common, COGNIGY_WEBHOOK_SECRETS: SECRET, INGRESS_PORT: String(ingressPort), INGRESS_HOST: '127.0.0.1' }, ingressPort));
+    children.push(await startProcess('services/ingress/main.ts', { ...common, COGNIGY_WEBHOOK_SECRETS: SECRET, INGRESS_PORT: String(ingressPort), INGRESS_ADMIN_PORT: '0', INGRESS_HOST: '127.0.0.1' }, ingressPort));
     children.push(await startProcess('services/fulfillment/main.ts', { ...common, DOWNSTREAM_URL: `${simulatorUrl}/v1/fulfill`, FULFILLMENT_PORT: String(fulfillmentPort) }, fulfillmentPort));
     children.push(
       await startProcess(

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -53,7 +54,37 @@ export const env = {
       .default(fallback)
       .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
   url: (fallback?: string) => (fallback === undefined ? z.string().url() : z.string().url().default(fallback)),
+  /** A comma list of IPv4/IPv6 CIDRs (`10.0.0.0/8,2001:db8::/32`); a bare address is one host. */
+  cidrs: () =>
+    z
+      .string()
+      .default('')
+      .transform((text, ctx) => {
+        const cidrs: Cidr[] = [];
+        for (const entry of text.split(',').map((s) => s.trim()).filter((s) => s.length > 0)) {
+          const cidr = parseCidr(entry);
+          if (cidr) cidrs.push(cidr);
+          else ctx.addIssue({ code: 'custom', message: `expected IPv4 or IPv6 CIDRs such as 10.0.0.0/8,2001:db8::/32, got "${entry}"` });
+        }
+        return cidrs;
+      }),
 };
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+function parseCidr(text: string): Cidr | undefined {
+  const [address = '', prefixText, ...rest] = text.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return undefined;
+  const bits = version === 4 ? 32 : 128;
+  if (prefixText !== undefined && !/^\d{1,3}$/.test(prefixText)) return undefined;
+  const prefix = prefixText === undefined ? bits : Number(prefixText);
+  return prefix <= bits ? { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' } : undefined;
+}
 
 /** Settings every service shares: where Kafka and the registry are, topic naming, logging. */
 export const commonEnv = {

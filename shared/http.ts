@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
@@ -10,14 +10,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts an express app; port 0 picks a free one (tests, benchmarks). */
-export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<RunningServer> {
+/**
+ * Starts an express app; port 0 picks a free one (tests, benchmarks). `options` are node's server
+ * options (timeouts of an internet-facing port); without them idle keep-alive connections are kept
+ * 65 s, longer than the usual load balancer's 60 s.
+ */
+export function listen(app: Express, port: number, host = '0.0.0.0', options: ServerOptions = { keepAliveTimeout: 65_000 }): Promise<RunningServer> {
+  const server = createServer(options, app);
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
     server.once('error', reject);
-    server.once('listening', () => {
+    server.listen(port, host, () => {
+      server.off('error', reject);
       const actual = (server.address() as AddressInfo).port;
-      server.keepAliveTimeout = 65_000;
       resolve({
         server,
         port: actual,

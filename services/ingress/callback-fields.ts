@@ -8,8 +8,17 @@ import { z } from 'zod';
 
 const bounded = (max: number) => z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const text = (max: number) => z.string({ error: 'expected a string' }).pipe(bounded(max));
-/** Ids and names arrive as numbers from some flows; a number is as sound an id as its text. */
-const textOrNumber = (max: number) => z.union([z.number().transform(String), z.string()], { error: 'expected a string' }).pipe(bounded(max));
+/**
+ * Ids and names arrive as numbers from some flows; a number is as sound an id as its text, as long as
+ * it is exact: 123456789012345678901234567890 parses to 1.2345678901234568e+29, another id.
+ */
+const textOrNumber = (max: number) =>
+  z
+    .union([z.number(), z.string()], { error: 'expected a string' })
+    .refine((id) => typeof id === 'string' || Number.isSafeInteger(id), 'expected a string (a number must be an integer below 2^53)')
+    .transform(String)
+    .pipe(bounded(max));
+
 const structure = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: 'expected an object or an array' });
 
 /** Field name -> the type its value must have, once found. */
@@ -22,7 +31,7 @@ const FIELD_TYPES = {
     .union([z.number(), z.string().regex(/^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i).transform(Number)], {
       error: 'expected a number from 0 to 1',
     })
-    .pipe(z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1')),
+    .pipe(z.number({ error: 'must be between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1')),
   // Bounded only by the body limit: a long utterance is still a sound callback.
   text: z.string({ error: 'expected a string' }),
   userId: textOrNumber(256),

@@ -29,6 +29,15 @@ export const IngressEnv = z
     ...topicCatalogEnv,
     INGRESS_PORT: env.int(8080, 0, 65_535),
     INGRESS_HOST: z.string().default('0.0.0.0'),
+    /** /healthz, /readyz and /metrics: kept off the public port, for probes and scrapers only. */
+    INGRESS_ADMIN_PORT: env.int(8081, 0, 65_535),
+    INGRESS_ALLOWED_CIDRS: env.cidrs(),
+    INGRESS_TRUSTED_PROXIES: env.cidrs(),
+    INGRESS_HEADERS_TIMEOUT_MS: env.int(10_000, 100, 300_000),
+    INGRESS_REQUEST_TIMEOUT_MS: env.int(30_000, 100, 600_000),
+    // Above the 60 s idle timeout of common load balancers, so the balancer, not the ingress, closes an
+    // idle connection and never sends a request down one that is being closed.
+    INGRESS_KEEP_ALIVE_TIMEOUT_MS: env.int(65_000, 100, 600_000),
     INGRESS_AUTH: env.list('hmac').pipe(z.array(z.enum(AUTH_SCHEMES)).min(1, 'expected at least one of ' + AUTH_SCHEMES.join(','))),
     COGNIGY_WEBHOOK_SECRETS: env.list(),
     INGRESS_BASIC_USERS: env.list().pipe(z.array(z.string().regex(/^[^:]+:.+$/, 'expected user:pass entries'))),
@@ -54,6 +63,16 @@ export const IngressEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    // A value already refused on its own is not compared with another: one line per mistake.
+    const refused = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+    const sound = (...names: (keyof typeof c)[]) => names.every((name) => !refused.has(name));
+    if (sound('INGRESS_PORT', 'INGRESS_ADMIN_PORT') && c.INGRESS_ADMIN_PORT !== 0 && c.INGRESS_ADMIN_PORT === c.INGRESS_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['INGRESS_ADMIN_PORT'], message: 'expected a port other than INGRESS_PORT' });
+    }
+    // node refuses a server whose headers may take longer than the whole request.
+    if (sound('INGRESS_HEADERS_TIMEOUT_MS', 'INGRESS_REQUEST_TIMEOUT_MS') && c.INGRESS_HEADERS_TIMEOUT_MS > c.INGRESS_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['INGRESS_HEADERS_TIMEOUT_MS'], message: `expected at most INGRESS_REQUEST_TIMEOUT_MS (${c.INGRESS_REQUEST_TIMEOUT_MS})` });
+    }
     const need: [AuthScheme, keyof typeof c, string][] = [
       ['hmac', 'COGNIGY_WEBHOOK_SECRETS', 'at least one secret when INGRESS_AUTH includes hmac'],
       ['basic', 'INGRESS_BASIC_USERS', 'at least one user:pass when INGRESS_AUTH includes basic'],

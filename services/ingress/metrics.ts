@@ -5,11 +5,13 @@ export type Outcome =
   | 'accepted'
   | 'duplicate'
   | 'unauthorized'
+  | 'forbidden'
   | 'invalid'
   | 'too_large'
   | 'unsupported_media_type'
   | 'unavailable'
   | 'overloaded'
+  | 'aborted'
   | 'error';
 
 export function ingressMetrics(registry: Registry) {

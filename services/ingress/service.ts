@@ -1,21 +1,22 @@
 import { createKafka, createIdempotentProducer, ensureTopics } from '../../shared/kafka.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.js';
-import { listen } from '../../shared/http.js';
 import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { topicNames } from '../../shared/topics.js';
-import { createIngressApp } from './app.js';
-import { FieldReader } from './callback-fields.js';
-import { callbackPaths, type IngressConfig } from './config.js';
-import { FirstDeliveries } from './first-deliveries.js';
-import { eventTypeCounter, ingressMetrics } from './metrics.js';
+import type { IngressConfig } from './config.js';
+import { serveHttp } from './http-surface.js';
+import { ingressMetrics } from './metrics.js';
 import { CallbackPublisher } from './publisher.js';
 
 export interface IngressHandle {
+  /** The public port: POST /webhooks/cognigy (and /simulate when enabled), /healthz. */
   url: string;
   port: number;
-  /** The Prometheus registry served on /metrics. */
+  /** The admin port: /healthz, /readyz, /metrics. */
+  adminUrl: string;
+  adminPort: number;
+  /** The Prometheus registry served on the admin port's /metrics. */
   metrics: Registry;
   /** Stops intake, lets in-flight requests finish, flushes and disconnects. */
   stop(): Promise<void>;
@@ -54,42 +55,22 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     onSent: (seconds) => metrics.produceLatency.observe(seconds),
   });
 
-  const simulate = config.SIMULATOR_ENABLED && config.NODE_ENV !== 'production';
-  const app = createIngressApp({
-    auth: {
-      schemes: config.INGRESS_AUTH,
-      hmacSecrets: config.COGNIGY_WEBHOOK_SECRETS,
-      basicUsers: config.INGRESS_BASIC_USERS,
-      apiKeyHeader: config.INGRESS_API_KEY_HEADER,
-      apiKeys: config.COGNIGY_API_KEYS,
-      standardWebhooksSecrets: config.STANDARD_WEBHOOKS_SECRETS,
-      timestampToleranceS: config.INGRESS_TIMESTAMP_TOLERANCE_S,
-    },
-    fields: new FieldReader(callbackPaths(config)),
-    accepted: { status: config.INGRESS_ACCEPTED_STATUS, code: config.INGRESS_ACCEPTED_CODE },
-    onAccepted: eventTypeCounter(metrics),
-    publisher,
-    deliveries: new FirstDeliveries(config.INGRESS_DEDUP_WINDOW_S * 1_000, config.INGRESS_DEDUP_MAX_ENTRIES),
-    retryAfterS: config.INGRESS_RETRY_AFTER_S,
-    logger,
-    logPayloads: config.LOG_PAYLOADS,
-    registry,
-    metrics,
-    maxBodyBytes: config.INGRESS_MAX_BODY_BYTES,
-    maxInFlight: config.INGRESS_MAX_IN_FLIGHT,
-    ready: () => connected && !publisher.refusing(),
-    simulateSecret: simulate ? config.COGNIGY_WEBHOOK_SECRETS[0] : undefined,
-  });
-  const server = await listen(app, config.INGRESS_PORT, config.INGRESS_HOST);
-  logger.info({ port: server.port, topic: topics.callbacks, auth: config.INGRESS_AUTH, simulate }, 'ingress listening');
+  const surface = await serveHttp(config, { publisher, ready: () => connected && !publisher.refusing(), registry, metrics, logger });
+  logger.info(
+    { port: surface.public.port, adminPort: surface.admin.port, topic: topics.callbacks, auth: config.INGRESS_AUTH, simulate: surface.simulate, allowedCidrs: config.INGRESS_ALLOWED_CIDRS.length },
+    'ingress listening',
+  );
 
   return {
-    url: server.url,
-    port: server.port,
+    url: surface.public.url,
+    port: surface.public.port,
+    adminUrl: surface.admin.url,
+    adminPort: surface.admin.port,
     metrics: registry,
     stop: async () => {
-      await server.close();
+      await surface.public.close();
       await producer.disconnect();
+      await surface.admin.close();
     },
   };
 }

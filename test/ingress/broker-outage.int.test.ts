@@ -51,7 +51,7 @@ it('answers 503 with Retry-After and never a 2xx while the broker is down, and r
   }
   expect(statuses.every((s) => s === 503)).toBe(true);
   expect(Number(retryAfter)).toBeGreaterThan(0);
-  expect((await fetch(`${ingress.url}/readyz`)).status).toBe(503);
+  expect((await fetch(`${ingress.adminUrl}/readyz`)).status).toBe(503);
 
   await broker.start();
   const recovered = await waitFor(

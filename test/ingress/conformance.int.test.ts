@@ -80,7 +80,7 @@ describe.each<Mode>([
     await waitFor(() => callbacks.records.length >= accepted.size, { what: 'the callback records' });
     expect(callbacks.records.map((r) => r.headers[Header.eventId]).sort()).toEqual([...accepted.keys()].sort());
 
-    const metrics = await (await fetch(`${ingress.url}/metrics`)).text();
+    const metrics = await (await fetch(`${ingress.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^ingress_callbacks_total\{event_type="other"[^}]*\} 1$/m);
   });
 });

@@ -141,10 +141,14 @@ describe('ingress against a real broker and registry', () => {
     expect(await settle(sessionId)).toHaveLength(0);
   });
 
-  it('serves health, readiness and Prometheus metrics', async () => {
+  it('serves health, readiness and Prometheus metrics on the admin port, and only health on the public one', async () => {
+    expect((await fetch(`${ingress.adminUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${ingress.adminUrl}/readyz`)).status).toBe(200);
     expect((await fetch(`${ingress.url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${ingress.url}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${ingress.url}/metrics`)).text();
+    expect((await fetch(`${ingress.url}/readyz`)).status).toBe(404);
+    expect((await fetch(`${ingress.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${ingress.adminUrl}/webhooks/cognigy`, { method: 'POST' })).status).toBe(404);
+    const metrics = await (await fetch(`${ingress.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/ingress_requests_total\{[^}]*outcome="accepted"[^}]*\} \d+/);
     expect(metrics).toMatch(/ingress_requests_total\{[^}]*outcome="unauthorized"[^}]*\} \d+/);
   });

@@ -7,6 +7,7 @@ export const SECRET = 'integration-secret';
 export function ingressConfig(overrides: Record<string, string>): IngressConfig {
   return loadConfig(IngressEnv, {
     INGRESS_PORT: '0',
+    INGRESS_ADMIN_PORT: '0',
     INGRESS_HOST: '127.0.0.1',
     COGNIGY_WEBHOOK_SECRETS: SECRET,
     LOG_LEVEL: 'warn',

@@ -65,10 +65,20 @@ function envOf(name: string): Record<string, string> {
   return Object.fromEntries(Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, resolve(v)]));
 }
 
-/** The HTTP port a service of this repository listens on: its one `*_PORT` variable. */
-function appPort(name: string): number | undefined {
-  const ports = Object.entries(envOf(name)).filter(([k]) => k.endsWith('_PORT'));
-  return ports.length === 1 ? Number(ports[0]?.[1]) : undefined;
+/** The HTTP ports a service of this repository listens on: its `*_PORT` variables. */
+function appPorts(name: string): number[] {
+  return Object.entries(envOf(name))
+    .filter(([k]) => k.endsWith('_PORT'))
+    .map(([, v]) => Number(v));
+}
+
+/** The port a service's health check probes: its admin port where it has one (the ingress), else its one port. */
+function probePort(name: string): number | undefined {
+  const env = envOf(name);
+  const admin = Object.keys(env).find((k) => k.endsWith('_ADMIN_PORT'));
+  if (admin) return Number(env[admin]);
+  const ports = appPorts(name);
+  return ports.length === 1 ? ports[0] : undefined;
 }
 
 /** Ports other containers can reach a service on. */
@@ -82,8 +92,7 @@ function listeningPorts(name: string): number[] {
       .map(Number);
   }
   if (name === 'schema-registry') return [Number(new URL(env.SCHEMA_REGISTRY_LISTENERS ?? '').port)];
-  const port = appPort(name);
-  return port === undefined ? [] : [port];
+  return appPorts(name);
 }
 
 /** host:port pairs in an env value: URLs and comma lists of brokers. */
@@ -129,16 +138,22 @@ describe('docker-compose.yml', () => {
     expect(bare).toEqual([]);
   });
 
-  it('publishes (or, for the scalable consumers, exposes) and probes each service on the port it listens on', () => {
+  it('publishes (or, for the scalable consumers, exposes) and probes each service on the ports it listens on', () => {
     for (const name of appServices.filter((n) => n !== 'ops')) {
-      const port = appPort(name);
-      expect(port, `${name} has one *_PORT`).toBeGreaterThan(0);
+      const ports = appPorts(name);
+      expect(ports.length, `${name} has a *_PORT`).toBeGreaterThan(0);
       const offered = [...(services[name]?.ports ?? []), ...(services[name]?.expose ?? []).map((p) => `${p}:${p}`)];
-      expect(offered, name).toContain(`${port}:${port}`);
-      expect(services[name]?.healthcheck?.test.join(' '), name).toContain(`127.0.0.1:${port}/`);
+      for (const port of ports) expect(offered, name).toContain(`${port}:${port}`);
+      const probe = probePort(name);
+      expect(probe, `${name} has one port to probe`).toBeGreaterThan(0);
+      expect(services[name]?.healthcheck?.test.join(' '), name).toContain(`127.0.0.1:${probe}/`);
     }
     // A published host port would stop a second replica from starting.
     for (const name of ['fulfillment', 'ack-aggregator']) expect(services[name]?.ports, name).toBeUndefined();
+    // Readiness and metrics stay inside the compose network; the host sees only the webhook port.
+    const ingressAdmin = Number(envOf('ingress').INGRESS_ADMIN_PORT);
+    expect(services.ingress?.expose).toContain(String(ingressAdmin));
+    expect((services.ingress?.ports ?? []).map((p) => Number(p.split(':').at(-1)))).not.toContain(ingressAdmin);
     expect(services['schema-registry']?.ports).toContain(`${listeningPorts('schema-registry')[0]}:8081`);
   });
 

@@ -62,8 +62,17 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     KAFKA_BROKERS: opts.kafkaBrokers,
     SCHEMA_REGISTRY_URL: opts.schemaRegistryUrl,
   };
+  // A caller that lets the public port float (tests) lets the admin port float too, so that runs side
+  // by side do not meet on 8081.
+  const ingressAdminPort = opts.env?.INGRESS_PORT === '0' ? '0' : '8081';
   const ingress = await startIngress(
-    loadConfig(IngressEnv, { COGNIGY_WEBHOOK_SECRETS: LOCAL_WEBHOOK_SECRET, SIMULATOR_ENABLED: 'true', INGRESS_PORT: '8080', ...env }),
+    loadConfig(IngressEnv, {
+      COGNIGY_WEBHOOK_SECRETS: LOCAL_WEBHOOK_SECRET,
+      SIMULATOR_ENABLED: 'true',
+      INGRESS_PORT: '8080',
+      INGRESS_ADMIN_PORT: ingressAdminPort,
+      ...env,
+    }),
     { logger: opts.logger.child({ service: 'ingress' }) },
   );
   const fulfillment = await startFulfillment(

@@ -53,7 +53,8 @@ runMain(async () => {
 
   say('');
   say(`pipeline running: Kafka ${infra.kafkaBrokers} (${infra.runtime}), registry ${infra.schemaRegistryUrl}`);
-  say(`  ingress      ${ingress.url}  (POST /webhooks/cognigy, POST /simulate, GET /metrics)`);
+  say(`  ingress      ${ingress.url}  (POST /webhooks/cognigy, POST /simulate)`);
+  say(`               ${ingress.adminUrl}/metrics  (admin port: also /readyz, /healthz)`);
   say(`  fulfillment  ${fulfillment.url}/metrics`);
   say(`  acks         ${acks.url}/metrics`);
   if (sessions) say(`  sessions     ${sessions.url}/metrics  (session writer)`);
