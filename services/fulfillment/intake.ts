@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import type { Consumer, EachBatchPayload } from '../../shared/kafka.js';
+import type { EachBatchPayload } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
 import { toConsumedRecord, type ConsumedRecord } from '../../shared/stage/records.js';
+import type { StageConsumer } from '../../shared/stage/stage.js';
 import { ShuttingDown } from './errors.js';
 import type { KeyOrderedExecutor } from './key-ordered-executor.js';
 import type { FulfillmentMetrics } from './metrics.js';
@@ -13,7 +14,7 @@ import type { RecordProcessor } from './processor.js';
 import { dueAt } from './records.js';
 
 export interface IntakeDeps {
-  consumer: Consumer;
+  consumer: Pick<StageConsumer, 'seek' | 'inGroup'>;
   /** 0 for the callbacks topic, n for retry tier n. */
   tierOf: (topic: string) => number;
   executor: KeyOrderedExecutor;
@@ -86,14 +87,14 @@ export class Intake {
     }
   };
 
-  /** kafkajs GROUP_JOIN: forget partitions this instance no longer owns. */
+  /** kafkajs GROUP_JOIN: forget partitions this instance no longer owns, pause the held ones again. */
   onAssignment(assignment: Record<string, number[]>): void {
     const owned = (topic: string, partition: number) => assignment[topic]?.includes(partition) ?? false;
     for (const work of [...this.works.values()]) {
       if (owned(work.topic, work.partition)) continue;
       this.drop(work);
     }
-    this.deps.pauses.retain(owned);
+    this.deps.pauses.joined(owned);
     this.deps.logger.info({ assignment }, 'partitions assigned');
   }
 
@@ -152,11 +153,9 @@ export class Intake {
     const offset = this.deps.output.restartPoint(work.lane);
     this.deps.logger.error({ err: error, topic: work.topic, partition: work.partition, offset }, 'partition restarts from its committed offset');
     this.drop(work);
-    try {
-      this.deps.consumer.seek({ topic: work.topic, partition: work.partition, offset: String(offset) });
-    } catch (seekError) {
-      this.deps.logger.warn({ err: seekError }, 'seek failed; the partition resumes at its committed offset on the next rebalance');
-    }
+    // Out of its group (kafkajs restarting it after a broker loss), the consumer takes no seek and
+    // needs none: its new group starts every partition at the committed offset.
+    if (this.deps.consumer.inGroup()) this.deps.consumer.seek({ topic: work.topic, partition: work.partition, offset: String(offset) });
     this.deps.pauses.holdUntil(work.topic, work.partition, Date.now() + (this.deps.restartBackoffMs ?? 1_000));
   }
 

@@ -298,10 +298,16 @@ export class ExactlyOnceOutput extends BaseOutput implements Output {
     if (!producer) {
       producer = (async () => {
         const p = createTransactionalProducer(this.kafka, `${this.transactionalIdPrefix}-${topic}-${partition}`);
-        await p.connect();
-        // Initialises the transactional id now, fencing any previous owner before we read offsets.
-        const fence = await p.transaction();
-        await fence.abort();
+        try {
+          await p.connect();
+          // Initialises the transactional id now, fencing any previous owner before we read offsets.
+          const fence = await p.transaction();
+          await fence.abort();
+        } catch (error) {
+          // A broker still starting fails the fencing: this producer is dropped (the next open makes a new one), not left connected.
+          await p.disconnect().catch(() => undefined);
+          throw error;
+        }
         return p;
       })();
       this.producers.set(id, producer);

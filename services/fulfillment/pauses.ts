@@ -1,10 +1,12 @@
-import type { Consumer } from '../../shared/kafka.js';
+import type { StageConsumer } from '../../shared/stage/stage.js';
 
 /**
  * Which partitions the consumer fetches from. Two reasons to hold a partition: the breaker is open
  * (all of them), or a partition waits until a time (a retry tier's head record is not due yet, or
  * a partition backs off after a failed write). The kafkajs pause state is recomputed from these
- * reasons on every change, so one reason ending never lifts another.
+ * reasons on every change, so one reason ending never lifts another. The reasons are kept here, not
+ * in kafkajs: a consumer that kafkajs restarts (a broker gone) takes no pause until it rejoins and
+ * then remembers none, so they are applied again at every join.
  */
 export class PauseControl {
   private blocked = false;
@@ -12,7 +14,7 @@ export class PauseControl {
   private readonly waits = new Map<string, { topic: string; partition: number; until: number; timer: NodeJS.Timeout }>();
 
   constructor(
-    private readonly consumer: Pick<Consumer, 'pause' | 'resume'>,
+    private readonly consumer: Pick<StageConsumer, 'pause' | 'resume' | 'inGroup'>,
     private readonly topics: string[],
   ) {}
 
@@ -41,13 +43,17 @@ export class PauseControl {
     return this.blocked;
   }
 
-  /** Forgets holds on partitions this instance no longer owns. */
-  retain(assigned: (topic: string, partition: number) => boolean): void {
+  /**
+   * The group was joined (GROUP_JOIN): forgets holds on partitions this instance no longer owns and
+   * applies the rest again, for a consumer kafkajs restarted starts with nothing paused.
+   */
+  joined(assigned: (topic: string, partition: number) => boolean): void {
     for (const [key, wait] of this.waits) {
       if (assigned(wait.topic, wait.partition)) continue;
       clearTimeout(wait.timer);
       this.waits.delete(key);
     }
+    this.apply();
   }
 
   /** Stops all fetching for good (shutdown). */
@@ -64,6 +70,8 @@ export class PauseControl {
   }
 
   private apply(): void {
+    // Out of its group the consumer takes no pause (kafkajs throws); the next join applies the state.
+    if (!this.consumer.inGroup()) return;
     const all = this.topics.map((topic) => ({ topic }));
     if (this.stopped || this.blocked) {
       this.consumer.pause(all);

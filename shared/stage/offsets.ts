@@ -159,6 +159,8 @@ export class OffsetCommitter<T = undefined> {
   private committing: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** Commits failed in a row; an outage fails one at every retry, logged once. */
+  private failures = 0;
 
   constructor(private readonly options: CommitterOptions) {}
 
@@ -243,10 +245,15 @@ export class OffsetCommitter<T = undefined> {
         await this.options.commit(due.map(({ progress, offset }) => ({ topic: progress.topic, partition: progress.partition, offset: String(offset) })));
         for (const { progress, offset } of due) progress.markCommitted(offset);
         this.options.onCommit?.('ok');
+        if (this.failures > 0) this.options.logger.info({ failures: this.failures }, 'offset commits succeed again');
+        this.failures = 0;
       } catch (error) {
-        // A rebalance in progress refuses commits; the next generation starts from the last commit.
+        // A rebalance in progress refuses commits, and so does a consumer kafkajs is restarting (a
+        // broker gone); the next generation starts from the last commit.
         this.options.onCommit?.('failed');
-        this.options.logger.warn({ err: errorMessage(error) }, 'offset commit failed; retrying');
+        this.failures += 1;
+        const log = this.failures === 1 ? this.options.logger.warn : this.options.logger.debug;
+        log.call(this.options.logger, { err: errorMessage(error), failures: this.failures }, 'offset commit failed; retrying');
         if (!this.stopped) setTimeout(() => this.commitSoon(), this.options.retryMs ?? 1_000).unref();
         return;
       }

@@ -1,4 +1,5 @@
 import express from 'express';
+import { RetriableError } from '../errors.js';
 import { listen, mountOperationalRoutes } from '../http.js';
 import { createIdempotentProducer, createKafka, ensureTopics, type Admin, type Consumer, type EachBatchPayload, type KafkaClient, type Producer } from '../kafka.js';
 import { createLogger, type Logger } from '../logging.js';
@@ -42,11 +43,29 @@ export interface StageDeps {
   onFatal?: (error: unknown) => void;
 }
 
+/**
+ * The group's consumer as the domain drives it: kafkajs's, and whether it is in its group now.
+ * kafkajs restarts a consumer that crashed on a retriable error (a broker gone, say) by itself: it
+ * drops the consumer's group, then builds a new one after a delay. In between, pause, resume and
+ * seek throw ("Consumer group was not initialized"), and the new group keeps none of the old one's
+ * pauses or seeks: it fetches from the committed offsets, unpaused, after its GROUP_JOIN
+ * (StageParts.onAssignment), where the domain applies its pauses again. commitOffsets here fails
+ * with ConsumerNotInGroup meanwhile, rather than reach kafkajs, which would throw or, while the new
+ * group joins, answer without committing.
+ */
+export interface StageConsumer extends Consumer {
+  /** Pause, resume, seek and commitOffsets reach the group: it was joined and kafkajs has not dropped it since. */
+  inGroup(): boolean;
+}
+
+/** A commit while kafkajs restarts the consumer, or one it may have dropped: tried again later (commits are cumulative). */
+export class ConsumerNotInGroup extends RetriableError {}
+
 /** The clients and handles a stage's domain is built from. */
 export interface StageKit {
   kafka: KafkaClient;
   admin: Admin;
-  consumer: Consumer;
+  consumer: StageConsumer;
   schemaRegistry: SchemaRegistryClient;
   metrics: Registry;
   logger: Logger;
@@ -99,6 +118,27 @@ export interface StageHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * The consumer's place in its group, from its kafkajs events. `joining`: run, not yet in the group;
+ * `left`: kafkajs dropped the group (STOP), to restart the consumer after a crash or because the
+ * stage stops; `crashed`: kafkajs gave up on it, or the domain did (the stage stops for good).
+ */
+type ConsumerPhase = 'joining' | 'joined' | 'rebalancing' | 'left' | 'crashed';
+
+/**
+ * What a consumer crash leads to. kafkajs restarts the consumer itself after a retriable error. It
+ * counts a group coordinator it could not find as final, but a broker that is starting, or loading
+ * its group state after a restart, answers just that for a while: the stage starts that consumer
+ * again itself. Anything else kafkajs gives up on stops the stage.
+ */
+export function crashAction(error: unknown, kafkajsRestarts: boolean): 'kafkajs restarts' | 'start again' | 'give up' {
+  if (kafkajsRestarts) return 'kafkajs restarts';
+  return error instanceof Error && error.name === 'KafkaJSGroupCoordinatorNotFound' ? 'start again' : 'give up';
+}
+
+/** Before a consumer that found no group coordinator is started again. */
+const COORDINATOR_WAIT_MS = 2_000;
+
 /** Time kept back from SHUTDOWN_TIMEOUT_MS for leaving the group and disconnecting after the drain. */
 const STOP_RESERVE_MS = 3_000;
 /** Time the dead-letter notifier always gets at stop, taken from the reserve when the drain used its budget. */
@@ -132,21 +172,48 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
     allowAutoTopicCreation: false,
   });
   const producers: { producer: Producer; connected: boolean }[] = [];
-  let joined = false;
-  let crashed = false;
+  let phase: ConsumerPhase = 'joining';
+  /** Counts the times the consumer left its group: a commit answered after one may not have been made. */
+  let departures = 0;
   let stopping = false;
   let stopped: Promise<void> | undefined;
+  let startAgain: NodeJS.Timeout | undefined;
+  /** Set once started: a crash during the start itself (a domain client failing in `build`) has nothing to stop yet. */
+  const started: { handle?: StageHandle } = {};
+  const inGroup = () => phase === 'joined' || phase === 'rebalancing';
+  const leave = (to: 'left' | 'crashed') => {
+    if (phase === 'crashed') return;
+    phase = to;
+    departures += 1;
+  };
   const giveUp = (error: unknown, message: string) => {
-    if (crashed) return;
-    crashed = true;
+    if (phase === 'crashed') return;
+    if (stopping) {
+      // A client crashing while the stage closes it (kafkajs disconnecting a consumer it is
+      // restarting, say) changes nothing: the stage is on its way out, and whoever stops it decides how.
+      logger.warn({ err: error }, `${message} (while the stage stops)`);
+      return;
+    }
+    leave('crashed');
     logger.fatal({ err: error }, message);
-    (deps.onFatal ?? (() => void handle.stop().finally(() => process.exit(1))))(error);
+    (deps.onFatal ?? (() => void (started.handle?.stop() ?? Promise.resolve()).finally(() => process.exit(1))))(error);
+  };
+  const groupConsumer: StageConsumer = {
+    ...consumer,
+    inGroup,
+    commitOffsets: async (offsets) => {
+      if (!inGroup()) throw new ConsumerNotInGroup(`the consumer is not in its group (${phase}); the commit waits for it`);
+      const before = departures;
+      await consumer.commitOffsets(offsets);
+      // kafkajs answers a commit it was retrying when its consumer stopped without sending it.
+      if (departures !== before) throw new ConsumerNotInGroup('the consumer left its group while committing; the commit is made again');
+    },
   };
   const deadLetters = deadLetterNotifier(config, { service: name, dlqTopic: topics.dlq }, { logger, metrics });
   const kit: StageKit = {
     kafka,
     admin,
-    consumer,
+    consumer: groupConsumer,
     schemaRegistry: createRegistry(config.SCHEMA_REGISTRY_URL),
     metrics,
     logger,
@@ -165,33 +232,47 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
   };
   const parts = await build(kit);
 
+  // kafkajs emits these synchronously from the consumer's own code: GROUP_JOIN before the new
+  // group's first fetch, STOP right after it dropped the group. Listeners run in that order.
   consumer.on(consumer.events.REBALANCING, () => {
-    joined = false;
+    if (phase === 'joined') phase = 'rebalancing';
     parts.onRebalancing?.();
   });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    joined = true;
+    if (phase === 'crashed') return;
+    phase = 'joined';
     parts.onAssignment?.(event.payload.memberAssignment);
     logger.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
   });
+  consumer.on(consumer.events.STOP, () => leave('left'));
+  const run = () => consumer.run({ autoCommit: false, eachBatchAutoResolve: parts.eachBatchAutoResolve ?? true, eachBatch: parts.eachBatch });
   consumer.on(consumer.events.CRASH, (event) => {
-    joined = false;
+    leave('left');
     const { error, restart } = event.payload;
-    if (restart || stopping) {
-      logger.warn({ err: error, restart }, 'consumer crashed; kafkajs restarts it');
+    if (stopping) {
+      logger.warn({ err: error }, 'consumer crashed while the stage stops');
       return;
     }
-    // kafkajs gives up on this consumer: a process that stays up would consume nothing while
-    // looking healthy, so it stops and leaves the restart to its supervisor.
-    giveUp(error, 'consumer crashed without restart; stopping');
+    const action = crashAction(error, restart);
+    if (action === 'kafkajs restarts') {
+      logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
+    } else if (action === 'start again') {
+      logger.warn({ err: error }, 'consumer crashed finding its group coordinator (a broker starting); starting it again');
+      // kafkajs has disconnected it; run() connects again, with the same subscription.
+      startAgain = setTimeout(() => void run().catch((runError: unknown) => giveUp(runError, 'consumer could not be started again; stopping')), COORDINATOR_WAIT_MS);
+    } else {
+      // kafkajs gives up on this consumer: a process that stays up would consume nothing while
+      // looking healthy, so it stops and leaves the restart to its supervisor.
+      giveUp(error, 'consumer crashed without restart; stopping');
+    }
   });
   await consumer.connect();
   await consumer.subscribe({ topics: inputs, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatchAutoResolve: parts.eachBatchAutoResolve ?? true, eachBatch: parts.eachBatch });
+  await run();
   const lag = trackConsumerLag({ registry: metrics, admin, groupId, topics: inputs, logger });
 
-  const live = () => !crashed;
-  const ready = () => joined && live() && !stopping && producers.every((p) => p.connected) && (parts.ready?.() ?? true);
+  const live = () => phase !== 'crashed';
+  const ready = () => phase === 'joined' && !stopping && producers.every((p) => p.connected) && (parts.ready?.() ?? true);
   const app = express();
   app.disable('x-powered-by');
   mountOperationalRoutes(app, { registry: metrics, ready, live });
@@ -207,9 +288,11 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
+        clearTimeout(startAgain);
         const startedAt = Date.now();
         const budgetMs = Math.max(500, config.SHUTDOWN_TIMEOUT_MS - STOP_RESERVE_MS);
-        if (!crashed) consumer.pause(inputs.map((topic) => ({ topic })));
+        // A consumer out of its group fetches nothing until it rejoins, and the domain takes nothing once draining.
+        if (inGroup()) consumer.pause(inputs.map((topic) => ({ topic })));
         await parts.drain(budgetMs);
         // The drain wrote the last dead letters; their notifications go out while the clients close,
         // in what is left of the budget, and at least a moment of the reserve.
@@ -224,5 +307,6 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
         logger.info(`${name} stopped`);
       })()),
   };
+  started.handle = handle;
   return handle;
 }

@@ -3,18 +3,28 @@ import { PauseControl } from '../../services/fulfillment/pauses.js';
 
 type TopicPartitions = { topic: string; partitions?: number[] }[];
 
-/** The pause state kafkajs would end up in, replaying the calls it received. */
+/**
+ * The pause state kafkajs would end up in, replaying the calls it received. Like kafkajs, it throws
+ * while out of its group, and a restart (after a crash kafkajs recovers from) forgets every pause.
+ */
 function fakeConsumer() {
-  const all = new Set<string>();
-  const some = new Map<string, Set<number>>();
+  let all = new Set<string>();
+  let some = new Map<string, Set<number>>();
+  let inGroup = true;
+  const group = () => {
+    if (!inGroup) throw new Error('Consumer group was not initialized, consumer#run must be called first');
+  };
   return {
+    inGroup: () => inGroup,
     pause: (tps: TopicPartitions) => {
+      group();
       for (const { topic, partitions } of tps) {
         if (!partitions) all.add(topic);
         else some.set(topic, new Set([...(some.get(topic) ?? []), ...partitions]));
       }
     },
     resume: (tps: TopicPartitions) => {
+      group();
       for (const { topic, partitions } of tps) {
         if (!partitions) {
           all.delete(topic);
@@ -23,6 +33,15 @@ function fakeConsumer() {
       }
     },
     paused: (topic: string, partition: number) => all.has(topic) || (some.get(topic)?.has(partition) ?? false),
+    /** kafkajs drops the consumer's group to restart it: pauses are gone, calls throw until it joins. */
+    restart: () => {
+      inGroup = false;
+      all = new Set();
+      some = new Map();
+    },
+    join: () => {
+      inGroup = true;
+    },
   };
 }
 
@@ -77,8 +96,44 @@ describe('pause control', () => {
     const consumer = fakeConsumer();
     const pauses = new PauseControl(consumer, ['retry.1']);
     pauses.holdUntil('retry.1', 0, Date.now() + 60_000);
-    pauses.retain(() => false);
+    pauses.joined(() => false);
     expect(pauses.isHeld('retry.1', 0)).toBe(false);
     pauses.stop();
+  });
+
+  it('keeps its holds while kafkajs restarts the consumer, and pauses them again when it rejoins', () => {
+    vi.useFakeTimers({ now: 0 });
+    try {
+      const consumer = fakeConsumer();
+      const pauses = new PauseControl(consumer, ['callbacks', 'retry.1']);
+      pauses.holdUntil('retry.1', 0, 5_000);
+      consumer.restart();
+      // While out of its group: a new hold, the breaker opening and closing, a hold running out.
+      pauses.holdUntil('retry.1', 1, 60_000);
+      pauses.setBlocked(true);
+      pauses.setBlocked(false);
+      vi.advanceTimersByTime(5_000);
+      expect(pauses.isHeld('retry.1', 0)).toBe(false);
+      expect(pauses.isHeld('retry.1', 1)).toBe(true);
+
+      consumer.join();
+      pauses.joined(() => true);
+      expect(consumer.paused('retry.1', 1)).toBe(true);
+      expect(consumer.paused('retry.1', 0)).toBe(false);
+      expect(consumer.paused('callbacks', 0)).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('keeps the breaker pause across a restart of the consumer', () => {
+    const consumer = fakeConsumer();
+    const pauses = new PauseControl(consumer, ['callbacks']);
+    pauses.setBlocked(true);
+    consumer.restart();
+    expect(consumer.paused('callbacks', 2)).toBe(false);
+    consumer.join();
+    pauses.joined(() => true);
+    expect(consumer.paused('callbacks', 2)).toBe(true);
   });
 });

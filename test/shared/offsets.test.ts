@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { OffsetCommitter, PartitionProgress, type TopicPartitionOffset } from '../../shared/stage/offsets.js';
 import { createLogger } from '../../shared/logging.js';
@@ -124,6 +125,30 @@ describe('offset committer', () => {
     expect(committed[0]).toEqual([{ topic: 't', partition: 0, offset: '1' }]);
     committer.release(progress);
     expect([...committer.partitions()]).toEqual([]);
+  });
+
+  it('logs a run of failed commits once (an outage fails every retry), and their end', async () => {
+    const lines: { level: number; msg: string; failures?: number }[] = [];
+    const captured = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    let failures = 3;
+    const committer = new OffsetCommitter({
+      commit: async () => {
+        if (failures === 0) return;
+        failures -= 1;
+        throw new Error('the consumer is not in its group');
+      },
+      intervalMs: 0,
+      retryMs: 10,
+      logger: captured,
+    });
+    const progress = committer.open('t', 0, 0);
+    progress.accept(0);
+    progress.finish(0);
+    committer.commitSoon();
+    await waitFor(() => lines.some((l) => l.msg === 'offset commits succeed again'), { timeoutMs: 2_000 });
+    expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual(['offset commit failed; retrying']);
+    expect(lines.filter((l) => l.level === 20)).toHaveLength(2);
+    expect(lines.at(-1)).toMatchObject({ level: 30, failures: 3 });
   });
 
   it('commits what finished at flush, and nothing after it', async () => {

@@ -42,8 +42,8 @@ export interface JarsBrokerOptions {
 }
 
 /**
- * One broker with its own temp folder and ports. `stop()` + `start()` reuse both, which is what
- * "broker goes down, then comes back" tests need.
+ * One broker with its own temp folder and ports. `stop()` or `kill()`, then `start()`, reuse both,
+ * which is what "broker goes down, then comes back" tests need.
  */
 export class JarsKafkaBroker {
   private process: JavaProcess | undefined;
@@ -107,6 +107,15 @@ export class JarsKafkaBroker {
   /** Graceful shutdown, so the data written so far is still there after `start()`. */
   async stop(): Promise<void> {
     await this.process?.stop();
+    this.process = undefined;
+  }
+
+  /**
+   * SIGKILL: no controlled shutdown, so open transactions, group state and unflushed log segments
+   * are left as a crash leaves them. The data folder stays; `start()` recovers from it.
+   */
+  async kill(): Promise<void> {
+    await this.process?.kill();
     this.process = undefined;
   }
 

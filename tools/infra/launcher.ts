@@ -37,7 +37,10 @@ export interface InfraOptions {
 /** A broker of its own that a test can take down and bring back on the same address with the same data. */
 export interface KafkaBroker {
   brokers: string;
+  /** A clean shutdown. */
   stop(): Promise<void>;
+  /** A crash (SIGKILL): no clean shutdown, the data stays for `start()`. */
+  kill(): Promise<void>;
   start(): Promise<void>;
   /** Stops the broker for good and deletes its data. */
   destroy(): Promise<void>;
@@ -66,12 +69,14 @@ export async function startLocalInfra(opts: InfraOptions = {}): Promise<LocalInf
   };
 }
 
+/** Always a broker of its own, also when KAFKA_BROKERS names a shared one: a test may take it down. */
 export async function startKafkaBroker(opts: InfraOptions = {}): Promise<KafkaBroker> {
   if ((await chooseRuntime()) === 'testcontainers') return startContainerKafkaBroker(opts);
   const broker = await JarsKafkaBroker.launch(opts);
   return {
     brokers: broker.brokers,
     stop: () => broker.stop(),
+    kill: () => broker.kill(),
     start: () => broker.start(),
     destroy: () => broker.destroy(),
   };

@@ -114,11 +114,14 @@ export async function killPid(pid: number, graceMs = 15_000): Promise<void> {
   if (!signal(pid, 'SIGTERM')) return;
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await delay(100);
-  if (isAlive(pid)) {
-    signal(pid, 'SIGKILL');
-    const killDeadline = Date.now() + 5000;
-    while (isAlive(pid) && Date.now() < killDeadline) await delay(50);
-  }
+  if (isAlive(pid)) await sigkill(pid);
+}
+
+/** SIGKILL, and wait until the process is gone (it gets no chance to clean up). */
+export async function sigkill(pid: number): Promise<void> {
+  if (!signal(pid, 'SIGKILL')) return;
+  const deadline = Date.now() + 5000;
+  while (isAlive(pid) && Date.now() < deadline) await delay(50);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): boolean {
@@ -182,6 +185,8 @@ export interface JavaProcess {
   exitStatus(): string | undefined;
   /** Graceful stop; resolves when the JVM is gone. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL, as a crashed machine or the OOM killer would; resolves when the JVM is gone. */
+  kill(): Promise<void>;
 }
 
 export interface SpawnJavaOptions {
@@ -221,6 +226,9 @@ export function spawnJava(args: string[], opts: SpawnJavaOptions): JavaProcess {
     exitStatus: () => status,
     stop: async (graceMs) => {
       if (status === undefined) await killPid(pid, graceMs);
+    },
+    kill: async () => {
+      if (status === undefined) await sigkill(pid);
     },
   };
 }

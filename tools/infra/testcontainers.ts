@@ -83,6 +83,7 @@ export async function startContainerInfra(opts: { log?: Log; detached?: boolean 
 export async function startContainerKafkaBroker(opts: { log?: Log } = {}): Promise<{
   brokers: string;
   stop(): Promise<void>;
+  kill(): Promise<void>;
   start(): Promise<void>;
   destroy(): Promise<void>;
 }> {
@@ -96,6 +97,11 @@ export async function startContainerKafkaBroker(opts: { log?: Log } = {}): Promi
   return {
     brokers,
     stop: () => client.container.stop(handle, { timeout: 15 }),
+    // `docker kill` sends SIGKILL to the broker (PID 1 of the container); `wait` returns once it is down.
+    kill: async () => {
+      await handle.kill({ signal: 'SIGKILL' });
+      await handle.wait();
+    },
     start: async () => {
       await client.container.start(handle);
       await waitForKafka(brokers);
