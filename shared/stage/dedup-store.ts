@@ -5,6 +5,7 @@ import type { Admin, Consumer, KafkaClient } from '../kafka.js';
 import type { Logger } from '../logging.js';
 import { Gauge, type Registry } from '../metrics.js';
 import type { OutRecord } from './records.js';
+import { COORDINATOR_WAIT_MS, crashAction } from './stage.js';
 
 /** Header marking a changelog record that resets a partition's state (written by `replay --execute`). */
 export const RESET_HEADER = 'dedup-reset';
@@ -157,6 +158,8 @@ export class DedupStore extends DedupState {
   private readonly readTo = new Map<number, number>();
   private readonly reader: Consumer;
   private readerError: unknown;
+  private stopping = false;
+  private startAgain: NodeJS.Timeout | undefined;
 
   constructor(private readonly settings: DedupStoreSettings) {
     super(settings);
@@ -187,16 +190,26 @@ export class DedupStore extends DedupState {
       if (next > (this.readTo.get(payload.partition) ?? 0)) this.readTo.set(payload.partition, next);
     });
     reader.on(reader.events.CRASH, ({ payload }) => {
-      if (payload.restart) {
-        settings.logger.warn({ err: errorMessage(payload.error), topic: settings.topic }, 'dedup changelog reader crashed; kafkajs restarts it');
+      if (this.stopping) return;
+      const action = crashAction(payload.error, payload.restart);
+      if (action === 'give up') {
+        this.readerError = payload.error;
+        settings.onFatal(payload.error);
         return;
       }
-      this.readerError = payload.error;
-      settings.onFatal(payload.error);
+      settings.logger.warn({ err: errorMessage(payload.error), topic: settings.topic, action }, 'dedup changelog reader crashed; it starts again');
+      // The same policy as the stage's consumer: a group coordinator not found yet is a broker starting.
+      if (action === 'start again') {
+        this.startAgain = setTimeout(() => void this.run().catch((error: unknown) => settings.onFatal(error)), COORDINATOR_WAIT_MS);
+      }
     });
     await reader.connect();
     await reader.subscribe({ topics: [settings.topic], fromBeginning: true });
-    await reader.run({
+    await this.run();
+  }
+
+  private run(): Promise<void> {
+    return this.reader.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
@@ -207,6 +220,8 @@ export class DedupStore extends DedupState {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.startAgain);
     await this.reader.disconnect();
   }
 

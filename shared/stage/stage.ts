@@ -137,7 +137,7 @@ export function crashAction(error: unknown, kafkajsRestarts: boolean): 'kafkajs 
 }
 
 /** Before a consumer that found no group coordinator is started again. */
-const COORDINATOR_WAIT_MS = 2_000;
+export const COORDINATOR_WAIT_MS = 2_000;
 
 /** Time kept back from SHUTDOWN_TIMEOUT_MS for leaving the group and disconnecting after the drain. */
 const STOP_RESERVE_MS = 3_000;
