@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerOptions } from 'node:http';
+import { createServer, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
@@ -26,13 +26,29 @@ export function listen(app: Express, port: number, host = '0.0.0.0', options: Se
         server,
         port: actual,
         url: `http://127.0.0.1:${actual}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          }),
+        close: () => closeServer(server),
       });
     });
+  });
+}
+
+/**
+ * Stops taking connections and resolves once every open one is closed. `server.close()` closes the
+ * idle keep-alive connections once; a connection busy at that moment answers its request with
+ * `Connection: keep-alive` and would then stay open for the whole keep-alive timeout. So every
+ * answer from now on says `Connection: close`, and idle connections are closed again until none
+ * is left.
+ */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((done) => {
+    // Requests still arriving on open connections are answered with the connection's end.
+    server.on('request', (_req, res: ServerResponse) => res.setHeader('Connection', 'close'));
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.close(() => {
+      clearInterval(sweep);
+      done();
+    });
+    server.closeIdleConnections();
   });
 }
 
