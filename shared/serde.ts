@@ -11,6 +11,14 @@ export interface SchemaTypes {
 }
 export type SchemaName = keyof SchemaTypes;
 
+/** A first registration that lost a race with another replica's (see `registerOnce`). */
+function racingRegistration(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'ConfluentSchemaRegistryCompatibilityError') return true;
+  const answer = error as Error & { status?: number; url?: string };
+  return answer.name === 'ResponseError' && answer.status === 409 && (answer.url ?? '').includes('/config/');
+}
+
 /** Attempts at a first registration that races another replica's (see `registerOnce`). */
 const REGISTER_RACE_ATTEMPTS = 8;
 
@@ -68,8 +76,9 @@ export class TopicSerde<N extends SchemaName> {
   /**
    * The client registers a new subject, then sets its compatibility: a replica starting at the same
    * moment can find the subject in between, still at the registry's default, and is refused with a
-   * compatibility mismatch. That one is waited out (the first registrant sets BACKWARD within a
-   * round trip); anything else fails at once.
+   * compatibility mismatch, or both set it and the second is answered 409 (Apicurio: "a rule named
+   * COMPATIBILITY already exists"). Those are waited out (the first registrant sets BACKWARD within
+   * a round trip); anything else, an incompatible schema included, fails at once.
    */
   private async registerOnce(): Promise<number> {
     for (let attempt = 1; ; attempt += 1) {
@@ -80,8 +89,7 @@ export class TopicSerde<N extends SchemaName> {
         );
         return id;
       } catch (error) {
-        const racing = error instanceof Error && error.name === 'ConfluentSchemaRegistryCompatibilityError';
-        if (!racing || attempt >= REGISTER_RACE_ATTEMPTS) throw error;
+        if (!racingRegistration(error) || attempt >= REGISTER_RACE_ATTEMPTS) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }

@@ -30,8 +30,22 @@ describe('schema registration', () => {
     expect(fake.calls()).toBe(3);
   });
 
-  it('fails at once on any other refusal, and tries again on the next call', async () => {
-    const fake = registryFailing(named('ConfluentSchemaRegistryError', 'Schema being registered is incompatible'));
+  it('waits out a replica that set the compatibility at the same moment (409 on the config)', async () => {
+    const conflict = Object.assign(named('ResponseError', 'cognigy-stream - A rule named COMPATIBILITY already exists.'), {
+      status: 409,
+      url: 'PUT http://registry/config/t-value',
+    });
+    const fake = registryFailing(conflict);
+    await expect(new TopicSerde(fake.registry, 't', 'CognigyCallback').register()).resolves.toBe(7);
+    expect(fake.calls()).toBe(2);
+  });
+
+  it('fails at once on any other refusal (an incompatible schema is a 409 too), and tries again on the next call', async () => {
+    const incompatible = Object.assign(named('ResponseError', 'cognigy-stream - Schema being registered is incompatible'), {
+      status: 409,
+      url: 'POST http://registry/subjects/t-value/versions',
+    });
+    const fake = registryFailing(incompatible);
     const serde = new TopicSerde(fake.registry, 't', 'CognigyCallback');
     await expect(serde.register()).rejects.toThrow(/incompatible/);
     expect(fake.calls()).toBe(1);
