@@ -85,6 +85,13 @@ export class Intake {
       this.deps.executor.submit(this.orderingKey(record), () => this.run(work, record));
       resolveOffset(message.offset);
     }
+    // Taken whole: a transaction marker after the last record is passed too.
+    const last = Number(batch.lastOffset());
+    if (last >= work.next && !idle()) {
+      this.deps.output.acceptThrough(work.lane, last);
+      work.next = last + 1;
+      resolveOffset(batch.lastOffset());
+    }
   };
 
   /** kafkajs GROUP_JOIN: forget partitions this instance no longer owns, pause the held ones again. */

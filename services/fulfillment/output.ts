@@ -36,6 +36,11 @@ export interface Output {
   open(topic: string, partition: number, fetchedFrom: number): Promise<Lane>;
   /** A record was taken (in offset order). */
   accept(lane: Lane, offset: number): void;
+  /**
+   * A fetch was taken whole up to its last offset, which may be a transaction marker after the last
+   * record (retry tiers written by exactly-once instances end in one): the commit may move past it.
+   */
+  acceptThrough(lane: Lane, lastOffset: number): void;
   /** A record finished with these outputs. */
   complete(lane: Lane, offset: number, completion: Completion): Promise<void>;
   /** Where the partition starts again after a failure: its last committed offset. */
@@ -98,6 +103,16 @@ abstract class BaseOutput {
   restartPoint(lane: Lane): number {
     return own(lane).start;
   }
+
+  acceptThrough(lane: Lane, lastOffset: number): void {
+    const l = own(lane);
+    if (l.released || l.progress.seen(lastOffset)) return;
+    l.progress.acceptThrough(lastOffset);
+    this.progressed(l);
+  }
+
+  /** The finished prefix may have grown without a record finishing: commit it. */
+  protected abstract progressed(lane: OutputLane): void;
 
   protected fail(lane: OutputLane, error: unknown): void {
     if (!lane.released) this.failureListener(lane, error);
@@ -204,6 +219,10 @@ export class AtLeastOnceOutput extends BaseOutput implements Output {
     l.released = true;
     this.deps.dedup.release(l);
     this.committer.release(l.progress);
+  }
+
+  protected progressed(): void {
+    this.committer.commitSoon();
   }
 
   async flush(): Promise<void> {
@@ -314,6 +333,10 @@ export class ExactlyOnceOutput extends BaseOutput implements Output {
       producer.catch(() => this.producers.delete(id));
     }
     return producer;
+  }
+
+  protected progressed(lane: OutputLane): void {
+    this.schedule(lane);
   }
 
   private schedule(lane: OutputLane): void {

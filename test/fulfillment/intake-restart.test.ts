@@ -57,6 +57,7 @@ function fakeOutput(committed: number) {
       return lane;
     },
     accept: () => undefined,
+    acceptThrough: () => undefined,
     complete: async () => undefined,
     restartPoint: (lane) => lane.start,
     release: async () => undefined,
@@ -93,7 +94,7 @@ function setUp() {
 function batchAt(offset: number): EachBatchPayload {
   const message = { offset: String(offset), key: Buffer.from('s1'), value: Buffer.from('{}'), headers: {}, timestamp: '0', attributes: 0 };
   return {
-    batch: { topic: 'callbacks', partition: 0, messages: [message] },
+    batch: { topic: 'callbacks', partition: 0, messages: [message], lastOffset: () => message.offset },
     resolveOffset: () => undefined,
     heartbeat: async () => undefined,
     isRunning: () => true,
