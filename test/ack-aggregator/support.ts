@@ -126,28 +126,9 @@ export class Harness {
     return committedToEnd(this.admin, this.groupId, [this.topics.results]);
   }
 
-  /**
-   * Reads the group's committed offsets every `intervalMs` until stopped, each reading with the
-   * webhooks Cognigy had acknowledged once it was read; `stop` resolves after the last reading.
-   */
-  watchCommits(intervalMs = 200): { readings: CommitReading[]; stop(): Promise<void> } {
-    const readings: CommitReading[] = [];
-    let stopped = false;
-    const watching = (async () => {
-      while (!stopped) {
-        const askedAt = Date.now();
-        const committed = await this.committed();
-        readings.push({ askedAt, at: Date.now(), committed, acknowledged: new Set(this.sim.cognigy.acknowledged.keys()) });
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
-      }
-    })();
-    return {
-      readings,
-      stop: async () => {
-        stopped = true;
-        await watching;
-      },
-    };
+  /** The group's committed offsets, read every `intervalMs` until stopped (see watchCommits). */
+  watchCommits(intervalMs = 200): CommitWatch {
+    return watchCommits(() => this.committed(), () => this.sim.cognigy.acknowledged.keys(), intervalMs);
   }
 
   async waitAcknowledged(eventIds: string[], timeoutMs = 60_000): Promise<void> {
@@ -194,6 +175,36 @@ export interface CommitReading {
   at: number;
   committed: Map<number, number>;
   acknowledged: Set<string>;
+}
+
+export interface CommitWatch {
+  readings: CommitReading[];
+  /** Resolves after the last reading. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads committed offsets (`read`: per partition of the results topic) every `intervalMs` until
+ * stopped, each reading with the webhooks Cognigy had acknowledged once it was read.
+ */
+export function watchCommits(read: () => Promise<Map<number, number>>, acknowledged: () => Iterable<string>, intervalMs = 200): CommitWatch {
+  const readings: CommitReading[] = [];
+  let stopped = false;
+  const watching = (async () => {
+    while (!stopped) {
+      const askedAt = Date.now();
+      const committed = await read();
+      readings.push({ askedAt, at: Date.now(), committed, acknowledged: new Set(acknowledged()) });
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    readings,
+    stop: async () => {
+      stopped = true;
+      await watching;
+    },
+  };
 }
 
 /**

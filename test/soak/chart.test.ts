@@ -36,6 +36,14 @@ describe('the SVG chart', () => {
     expect(svg).toContain('>no data</text>');
   });
 
+  it('shades each period across every panel, labelled once per panel, and widens the x axis to hold it', () => {
+    const svg = renderChart({ ...spec, spans: [{ from: 0.4, to: 1.5, label: 'downstream down' }] });
+    expect(svg.match(/fill-opacity="0.18"/g)).toHaveLength(spec.panels.length);
+    expect(svg.match(/>downstream down<\/text>/g)).toHaveLength(spec.panels.length);
+    // The x axis reaches the span's end, past the last point at 1.
+    expect(svg).toContain('>1.5</text>');
+  });
+
   it('escapes text, so a label cannot break the document', () => {
     const svg = renderChart(spec);
     expect(svg).toContain('Soak &lt;run&gt; &amp; co');

@@ -21,6 +21,14 @@ callback was acknowledged or dead-lettered exactly once.
                       0 to 2 s later, 0 to 1 (default 0)
   --kill SERVICE      SIGKILL one replica of ingress | fulfillment | ack-aggregator at the
                       midpoint and start a replacement 5 s later; repeatable
+  --downstream-outage S
+                      at the midpoint the downstream answers every call 503 for S seconds
+  --cognigy-storm S   at the midpoint Cognigy's batch-acknowledge answers 429 (Retry-After 2 s)
+                      for S/2 seconds, then 500 for S/2 seconds
+  --rolling-restart   at the midpoint SIGTERM each replica of each service in turn (ingress,
+                      fulfillment, ack-aggregator), its replacement ready before the next
+  --churn S           an extra fulfillment and ack-aggregator replica joins, and leaves (SIGTERM)
+                      S seconds later, every 2*S seconds while the load runs; S at least 5
   --exactly-once      EXACTLY_ONCE=true for fulfillment
   --out DIR           report folder (default soak-report, under the repository)
   --skip-build        run the existing dist/ instead of running npm run build first
@@ -37,6 +45,13 @@ export interface SoakOptions {
   replicas: number;
   duplicates: number;
   kill: Killable[];
+  /** Seconds the downstream is down from the midpoint; null: no outage. */
+  downstreamOutageS: number | null;
+  /** Seconds of 429s then 500s from Cognigy from the midpoint; null: no storm. */
+  cognigyStormS: number | null;
+  rollingRestart: boolean;
+  /** An extra replica joins every 2*churnS seconds and leaves churnS later; null: none. */
+  churnS: number | null;
   exactlyOnce: boolean;
   out: string;
   skipBuild: boolean;
@@ -53,6 +68,12 @@ const numberArg = (expected: string, fits: (n: number) => boolean) =>
     return z.NEVER;
   });
 
+/** An optional number of seconds, as numberArg. */
+const secondsArg = (fits: (n: number) => boolean, expected: string) => numberArg(expected, fits).optional();
+
+/** Fewer seconds between a churning replica's join and leave than it takes to start and join its group. */
+export const MIN_CHURN_S = 5;
+
 const SoakArgs = z
   .object({
     rate: numberArg('callbacks per second, more than 0 and at most 10000', (n) => n > 0 && n <= 10_000),
@@ -60,6 +81,10 @@ const SoakArgs = z
     replicas: numberArg('a whole number from 1 to 8', (n) => Number.isInteger(n) && n >= 1 && n <= 8),
     duplicates: numberArg('a share from 0 to 1', (n) => n >= 0 && n <= 1),
     kill: z.array(z.enum(KILLABLE, { error: (issue) => `expected one of ${KILLABLE.join(', ')}, got "${String(issue.input)}"` })),
+    'downstream-outage': secondsArg((n) => n > 0 && n <= 3_600, 'seconds, more than 0 and at most 3600'),
+    'cognigy-storm': secondsArg((n) => n > 0 && n <= 3_600, 'seconds, more than 0 and at most 3600'),
+    'rolling-restart': z.boolean(),
+    churn: secondsArg((n) => n >= MIN_CHURN_S && n <= 3_600, `seconds, at least ${MIN_CHURN_S} and at most 3600`),
     'exactly-once': z.boolean(),
     out: z.string().trim().min(1, 'expected a folder'),
     'skip-build': z.boolean(),
@@ -71,7 +96,25 @@ const SoakArgs = z
         ctx.addIssue({ code: 'custom', path: ['kill'], message: `${kills} kills of ${service} but only ${args.replicas} replica(s)` });
       }
     }
+    // A fault from the midpoint must be over before the load ends, or the drain waits on it.
+    const halfS = (args.minutes * 60) / 2;
+    for (const flag of ['downstream-outage', 'cognigy-storm'] as const) {
+      const seconds = args[flag];
+      if (seconds !== undefined && seconds > halfS) {
+        ctx.addIssue({ code: 'custom', path: [flag], message: `${seconds} s from the midpoint outlasts the load (${formatS(halfS)} s left of ${formatS(2 * halfS)} s)` });
+      }
+    }
+    if (args['rolling-restart'] && args.kill.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['rolling-restart'], message: 'and --kill both act on the replicas at the midpoint; choose one' });
+    }
+    if (args.churn !== undefined && 2 * args.churn > 2 * halfS) {
+      ctx.addIssue({ code: 'custom', path: ['churn'], message: `a join at ${args.churn} s and a leave at ${2 * args.churn} s do not fit in a load of ${formatS(2 * halfS)} s` });
+    }
   });
+
+function formatS(seconds: number): string {
+  return String(Math.round(seconds * 10) / 10);
+}
 
 export function parseSoakArgs(argv: string[]): ParsedArgs {
   let values: Record<string, unknown>;
@@ -86,6 +129,10 @@ export function parseSoakArgs(argv: string[]): ParsedArgs {
         replicas: { type: 'string', default: '1' },
         duplicates: { type: 'string', default: '0' },
         kill: { type: 'string', multiple: true, default: [] },
+        'downstream-outage': { type: 'string' },
+        'cognigy-storm': { type: 'string' },
+        'rolling-restart': { type: 'boolean', default: false },
+        churn: { type: 'string' },
         'exactly-once': { type: 'boolean', default: false },
         out: { type: 'string', default: 'soak-report' },
         'skip-build': { type: 'boolean', default: false },
@@ -111,6 +158,10 @@ export function parseSoakArgs(argv: string[]): ParsedArgs {
       replicas: a.replicas,
       duplicates: a.duplicates,
       kill: a.kill,
+      downstreamOutageS: a['downstream-outage'] ?? null,
+      cognigyStormS: a['cognigy-storm'] ?? null,
+      rollingRestart: a['rolling-restart'],
+      churnS: a.churn ?? null,
       exactlyOnce: a['exactly-once'],
       out: a.out,
       skipBuild: a['skip-build'],

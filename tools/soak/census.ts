@@ -26,6 +26,8 @@ export interface Census {
   dlqReasons: Record<string, number>;
   /** Acknowledged webhookIds by the status Cognigy got last. */
   acknowledgedStatuses: Record<string, number>;
+  /** Batch-acknowledge calls by the HTTP status Cognigy answered (0: no answer). */
+  batchCallStatuses: Record<string, number>;
 }
 
 export async function takeCensus(opts: { kafkaBrokers: string; schemaRegistryUrl: string; topicPrefix: string; simulatorUrl: string }): Promise<Census> {
@@ -47,7 +49,12 @@ export async function takeCensus(opts: { kafkaBrokers: string; schemaRegistryUrl
       await snapshot.close();
       return snapshot.records;
     };
-    const [resultRecords, dlqRecords, acks] = await Promise.all([read(topics.results), read(topics.dlq), acknowledgedRecord(opts.simulatorUrl)]);
+    const [resultRecords, dlqRecords, acks, batchCallStatuses] = await Promise.all([
+      read(topics.results),
+      read(topics.dlq),
+      acknowledgedRecord(opts.simulatorUrl),
+      batchCallsByStatus(opts.simulatorUrl),
+    ]);
     const serde = new TopicSerde(createRegistry(opts.schemaRegistryUrl), topics.results, 'FulfillmentResult');
     const routes: Record<string, number> = {};
     const resultAckStatuses: Record<string, number> = {};
@@ -68,6 +75,7 @@ export async function takeCensus(opts: { kafkaBrokers: string; schemaRegistryUrl
       resultAckStatuses,
       dlqReasons,
       acknowledgedStatuses,
+      batchCallStatuses,
     };
   } finally {
     await admin.disconnect();
@@ -78,6 +86,15 @@ async function acknowledgedRecord(simulatorUrl: string): Promise<{ counts: Recor
   const res = await fetch(`${simulatorUrl}/admin/cognigy/acknowledged`, { signal: AbortSignal.timeout(60_000) });
   if (res.status !== 200) throw new Error(`the simulator answered ${res.status} to GET /admin/cognigy/acknowledged`);
   return (await res.json()) as { counts: Record<string, number>; statuses: Record<string, { status: string }> };
+}
+
+async function batchCallsByStatus(simulatorUrl: string): Promise<Record<string, number>> {
+  const res = await fetch(`${simulatorUrl}/admin/cognigy/batches`, { signal: AbortSignal.timeout(60_000) });
+  if (res.status !== 200) throw new Error(`the simulator answered ${res.status} to GET /admin/cognigy/batches`);
+  const { calls } = (await res.json()) as { calls: { status: number }[] };
+  const out: Record<string, number> = {};
+  for (const call of calls) bump(out, String(call.status));
+  return out;
 }
 
 function countByEventId(records: readonly ConsumedRecord[]): Map<string, number> {

@@ -1,7 +1,8 @@
 /**
  * Small multiples as one SVG: a grid of line charts sharing the x axis, each with its own y axis,
- * unit, legend, and the run's events (kills, end of load) as dashed vertical lines. No chart
- * library: a soak report needs lines, axes and labels, nothing more. Pure.
+ * unit, legend, the run's instants (kills, end of load) as dashed vertical lines and its periods
+ * (an outage, a rolling restart) as shaded spans. No chart library: a soak report needs lines,
+ * axes and labels, nothing more. Pure.
  */
 
 export interface Series {
@@ -22,12 +23,20 @@ export interface Marker {
   label: string;
 }
 
+/** A period on the x axis, shaded, labelled at its foot. */
+export interface Span {
+  from: number;
+  to: number;
+  label: string;
+}
+
 export interface ChartSpec {
   title: string;
   subtitle?: string;
   xLabel: string;
   panels: readonly Panel[];
   markers?: readonly Marker[];
+  spans?: readonly Span[];
   columns?: number;
 }
 
@@ -43,7 +52,10 @@ export function renderChart(spec: ChartSpec): string {
   const rows = Math.max(1, Math.ceil(spec.panels.length / columns));
   const width = columns * PANEL_W;
   const height = HEADER_H + rows * PANEL_H;
-  const xs = spec.panels.flatMap((p) => p.series.flatMap((s) => s.points.map(([x]) => x))).concat((spec.markers ?? []).map((m) => m.x));
+  const xs = spec.panels
+    .flatMap((p) => p.series.flatMap((s) => s.points.map(([x]) => x)))
+    .concat((spec.markers ?? []).map((m) => m.x))
+    .concat((spec.spans ?? []).flatMap((s) => [s.from, s.to]));
   const xDomain = domain(xs, true);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
@@ -54,13 +66,21 @@ export function renderChart(spec: ChartSpec): string {
   spec.panels.forEach((panel, i) => {
     const ox = (i % columns) * PANEL_W;
     const oy = HEADER_H + Math.floor(i / columns) * PANEL_H;
-    parts.push(renderPanel(panel, ox, oy, xDomain, spec.xLabel, spec.markers ?? []));
+    parts.push(renderPanel(panel, ox, oy, xDomain, spec.xLabel, spec.markers ?? [], spec.spans ?? []));
   });
   parts.push('</svg>');
   return parts.join('\n');
 }
 
-function renderPanel(panel: Panel, ox: number, oy: number, xDomain: [number, number], xLabel: string, markers: readonly Marker[]): string {
+function renderPanel(
+  panel: Panel,
+  ox: number,
+  oy: number,
+  xDomain: [number, number],
+  xLabel: string,
+  markers: readonly Marker[],
+  spans: readonly Span[],
+): string {
   const plotW = PANEL_W - PLOT.left - PLOT.right;
   const plotH = PANEL_H - PLOT.top - PLOT.bottom;
   const x0 = ox + PLOT.left;
@@ -88,6 +108,13 @@ function renderPanel(panel: Panel, ox: number, oy: number, xDomain: [number, num
   const ly = y0 + plotH / 2;
   out.push(`<text x="${ox + 16}" y="${ly}" text-anchor="middle" transform="rotate(-90 ${ox + 16} ${ly})">${escapeXml(panel.unit)}</text>`);
 
+  spans.forEach((span, i) => {
+    const x = round(sx(span.from));
+    const width = Math.max(1, round(sx(span.to) - sx(span.from)));
+    out.push(`<rect x="${x}" y="${y0}" width="${width}" height="${plotH}" fill="#f2b134" fill-opacity="0.18"/>`);
+    // At the foot, staggered, clear of the markers' labels at the top.
+    out.push(`<text x="${x + 3}" y="${y0 + plotH - 6 - (i % 3) * 12}" font-size="10" fill="#8a5a00">${escapeXml(span.label)}</text>`);
+  });
   markers.forEach((m, i) => {
     const x = round(sx(m.x));
     out.push(`<line x1="${x}" x2="${x}" y1="${y0}" y2="${y0 + plotH}" stroke="#555555" stroke-dasharray="4 3"/>`);

@@ -1,7 +1,8 @@
 /**
  * The soak's processes: the simulator and N replicas of each pipeline service, each `node
  * dist/services/<name>/main.js` with its own ports, configured by env only, logging to a file.
- * Kills with SIGKILL (a crash, not a shutdown) and starts replacements on ports picked up front.
+ * Kills with SIGKILL (a crash, not a shutdown) or stops with SIGTERM (a shutdown), and starts
+ * replacements and extra replicas on ports picked up front.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
@@ -21,8 +22,8 @@ export interface FleetSettings {
   replicas: number;
   exactlyOnce: boolean;
   webhookSecret: string;
-  /** Replacements the run may start (one port set each). */
-  spareProcesses: number;
+  /** Ports for the processes the run starts after the first ones (faults.ts sparePorts). */
+  sparePorts: number;
 }
 
 export interface ServiceProcess {
@@ -36,6 +37,10 @@ export interface ServiceProcess {
   startedAt: number;
   /** Set once it answered its readiness check. */
   readyAt?: number;
+  /** Set when it was sent SIGTERM: out of the rotation, shutting down. */
+  leavingAt?: number;
+  /** Started by the churn, on top of the replicas. */
+  extra?: boolean;
   /** Set when the soak killed it, or when it exited by itself. */
   endedAt?: number;
   exit?: string;
@@ -65,8 +70,8 @@ export class Fleet {
   /** Picks every port the run may need up front; nothing runs yet. */
   static async create(settings: FleetSettings): Promise<Fleet> {
     mkdirSync(settings.logDir, { recursive: true });
-    // Per replica set: the ingress's public and admin ports, fulfillment's, the aggregator's.
-    const ports = await freePorts(1 + 4 * (settings.replicas + settings.spareProcesses));
+    // The simulator's, then per replica set: the ingress's public and admin ports, fulfillment's, the aggregator's.
+    const ports = await freePorts(1 + 4 * settings.replicas + settings.sparePorts);
     return new Fleet(settings, ports);
   }
 
@@ -93,9 +98,9 @@ export class Fleet {
     return this.processes.filter((p) => p.service === service && p.endedAt === undefined);
   }
 
-  /** Live and ready: what a load balancer would send to. */
+  /** Live, ready and not shutting down: what a load balancer would send to. */
   ready(service: ServiceName): ServiceProcess[] {
-    return this.live(service).filter((p) => p.readyAt !== undefined);
+    return this.live(service).filter((p) => p.readyAt !== undefined && p.leavingAt === undefined);
   }
 
   /** SIGKILLs the oldest live replica of a service: a crash, no shutdown steps. */
@@ -108,9 +113,18 @@ export class Fleet {
     return victim;
   }
 
-  /** Starts one more replica of a service and resolves once it is ready. */
-  replace(service: PipelineService): Promise<ServiceProcess> {
-    return this.launch(service);
+  /**
+   * SIGTERM: out of the rotation at once (as a load balancer takes it out first), then a graceful
+   * stop; SIGKILL if it has not exited after `graceMs`. Resolves once it exited.
+   */
+  async terminate(p: ServiceProcess, graceMs = 30_000): Promise<void> {
+    p.leavingAt = Date.now();
+    await stopChild(p, graceMs);
+  }
+
+  /** Starts one more replica of a service (a replacement, or an `extra` one) and resolves once it is ready. */
+  add(service: PipelineService, opts: { extra?: boolean } = {}): Promise<ServiceProcess> {
+    return this.launch(service, opts.extra === true);
   }
 
   /** SIGTERM to everything still running (upstream first, as a deployment would), SIGKILL past the deadline. */
@@ -133,7 +147,7 @@ export class Fleet {
     return port;
   }
 
-  private async launch(service: ServiceName): Promise<ServiceProcess> {
+  private async launch(service: ServiceName, extra = false): Promise<ServiceProcess> {
     const n = (this.started.get(service) ?? 0) + 1;
     this.started.set(service, n);
     const id = `${service}#${n}`;
@@ -148,7 +162,7 @@ export class Fleet {
     });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`${id} could not be started`);
-    const proc: ServiceProcess = { id, service, pid: child.pid, port, adminPort, startedAt: Date.now(), child };
+    const proc: ServiceProcess = { id, service, pid: child.pid, port, adminPort, startedAt: Date.now(), extra, child };
     child.once('exit', (code, signal) => {
       proc.endedAt ??= Date.now();
       proc.exit ??= signal ?? `exit code ${code}`;

@@ -19,8 +19,11 @@ export interface LoadSettings {
   runId: string;
   secret: string;
   rate: number;
+  /** How long to send; Infinity sends until stop(). */
   durationMs: number;
   duplicates: number;
+  /** A redelivery follows its first copy within this (uniformly spread); 2 s by default. */
+  redeliveryWithinMs?: number;
   /** The ingress instances to send to right now. */
   targets: () => readonly Target[];
   /** The phase a request sent now belongs to ("steady", "disruption", "recovery"). */
@@ -55,11 +58,12 @@ export class LoadGenerator {
   redeliveriesSameInstance = 0;
   private rr = 0;
   private inFlight = 0;
+  private stopped = false;
   private readonly agents = new Map<number, Agent>();
 
   constructor(private readonly s: LoadSettings) {}
 
-  /** Sends for the whole duration; resolves once every request and redelivery has been answered or given up. */
+  /** Sends for the whole duration (or until stop()); resolves once every request and redelivery has been answered or given up. */
   async run(): Promise<void> {
     const random = this.s.random ?? Math.random;
     const total = Math.round(this.s.rate * (this.s.durationMs / 1_000));
@@ -68,7 +72,7 @@ export class LoadGenerator {
     await new Promise<void>((resolve) => {
       const tick = () => {
         const now = performance.now();
-        while (this.sent < total && start + (this.sent * 1_000) / this.s.rate <= now) {
+        while (!this.stopped && this.sent < total && start + (this.sent * 1_000) / this.s.rate <= now) {
           const scheduledAt = start + (this.sent * 1_000) / this.s.rate;
           const callback = signedCallback(this.s.runId, this.sent, this.s.secret);
           this.sent += 1;
@@ -78,17 +82,22 @@ export class LoadGenerator {
             const timer = setTimeout(() => {
               timers.delete(timer);
               this.redeliver(callback, first);
-            }, random() * REDELIVERY_MAX_DELAY_MS);
+            }, random() * (this.s.redeliveryWithinMs ?? REDELIVERY_MAX_DELAY_MS));
             timers.add(timer);
           }
         }
-        if (this.sent < total) setTimeout(tick, 1);
+        if (!this.stopped && this.sent < total) setTimeout(tick, 1);
         else resolve();
       };
       setTimeout(tick, 20);
     });
     await waitUntil(() => timers.size === 0 && this.inFlight === 0);
     for (const agent of this.agents.values()) agent.destroy();
+  }
+
+  /** Sends no further callback; redeliveries already scheduled still go out. */
+  stop(): void {
+    this.stopped = true;
   }
 
   attempts(): number {

@@ -1,6 +1,7 @@
 /** The soak's report: what report.json holds, report.md and the lines printed at the end. Pure. */
 import { ATTEMPT_OUTCOMES, type AttemptOutcome } from './load.js';
 import type { SoakOptions } from './args.js';
+import { describeFaults } from './faults.js';
 import type { Verdict } from './invariant.js';
 import type { MemoryRow } from './samples.js';
 
@@ -14,6 +15,25 @@ export interface Disruption {
   replacement?: string;
   replacementReadyAtS?: number;
   error?: string;
+}
+
+/** A replica stopped with SIGTERM (a rolling restart, or a churning replica leaving), and its replacement if any. */
+export interface Restart {
+  service: string;
+  stopped: string;
+  signalAtS: number;
+  exitedAtS?: number;
+  /** How it ended: `exit code 0` for a clean stop; `exit code 1` when its own shutdown timed out; SIGKILL past the soak's grace. */
+  exit?: string;
+  replacement?: string;
+  replacementReadyAtS?: number;
+  error?: string;
+}
+
+/** A step of a fault, seconds since the load started: marked on the chart. */
+export interface FaultEvent {
+  atS: number;
+  label: string;
 }
 
 export interface SoakReport {
@@ -48,11 +68,16 @@ export interface SoakReport {
     byPhase: Record<string, Record<AttemptOutcome, number>>;
   };
   disruptions: Disruption[];
+  restarts: Restart[];
+  /** Every fault step in order (kills, outages, storms, restarts, churn). */
+  events: FaultEvent[];
   pipeline: {
     routes: Record<string, number>;
     resultAckStatuses: Record<string, number>;
     dlqReasons: Record<string, number>;
     acknowledgedStatuses: Record<string, number>;
+    /** Cognigy's answers to batch-acknowledge calls, by HTTP status. */
+    batchCallStatuses: Record<string, number>;
   };
   memory: { required: boolean; flat: boolean | null; rows: MemoryRow[] };
   eventLoopLagMs: Record<string, { p99Ms: number | null; maxMs: number | null }>;
@@ -100,6 +125,10 @@ export function summaryLines(r: SoakReport): string[] {
       (d) =>
         `  killed ${d.killed} at ${d.killedAtS.toFixed(1)} s; ${d.replacement ? `${d.replacement} ready at ${d.replacementReadyAtS?.toFixed(1)} s` : `no replacement (${d.error ?? 'not started'})`}`,
     ),
+    ...r.restarts.map((x) => `  ${restartLine(x)}`),
+    ...(r.events.length > 0 ? [`faults: ${r.events.map((e) => `${e.atS.toFixed(1)} s ${e.label}`).join('; ')}`] : []),
+    `results by route: ${record(r.pipeline.routes)}; dead letters by reason: ${record(r.pipeline.dlqReasons)}; Cognigy's answers to batch calls (status, calls): ${record(r.pipeline.batchCallStatuses)}`,
+    ...uncleanStops(r.restarts).map((line) => `warning: ${line}`),
     `memory (MiB, minute 2 -> last minute): ${r.memory.rows.map((m) => `${m.service} ${mib(m.minute2MiB)} -> ${mib(m.lastMinuteMiB)} (${formatPct(m.changePct)})`).join('; ')}${r.memory.required ? '' : ' [not judged: run shorter than 3 minutes]'}`,
     `max event-loop lag p99 (ms): ${Object.entries(r.eventLoopLagMs).map(([s, l]) => `${s} ${num(l.p99Ms)}`).join(', ')}; max consumer lag: ${Object.entries(r.maxConsumerLag).map(([g, l]) => `${g} ${l ?? 'n/a'}`).join(', ')}`,
     `drain: ${r.run.drain.drained ? 'drained' : 'NOT drained'} after ${r.run.drain.seconds.toFixed(0)} s (${r.run.drain.reason}); wall time ${r.run.wallSeconds.toFixed(0)} s`,
@@ -117,7 +146,7 @@ export function reportMarkdown(r: SoakReport): string {
     `\`${r.command}\``,
     '',
     `Run ${r.run.runId} started ${r.run.startedAt} on ${r.run.machine}; Kafka ${r.run.kafkaBrokers}, registry ${r.run.schemaRegistryUrl}, topic prefix \`${r.run.topicPrefix}\`; build: ${r.run.build}.`,
-    `${r.options.replicas} replica(s) per service, duplicates ${r.options.duplicates}, kills: ${r.options.kill.join(', ') || 'none'}, exactly-once ${r.options.exactlyOnce}.`,
+    `${r.options.replicas} replica(s) per service, duplicates ${r.options.duplicates}, faults: ${describeFaults(r.options)}, exactly-once ${r.options.exactlyOnce}.`,
     `Load ${r.run.loadSeconds.toFixed(0)} s; drain ${r.run.drain.drained ? 'complete' : 'INCOMPLETE'} after ${r.run.drain.seconds.toFixed(0)} s (${r.run.drain.reason}); wall time ${r.run.wallSeconds.toFixed(0)} s.`,
     '',
     '## Invariant',
@@ -140,7 +169,7 @@ export function reportMarkdown(r: SoakReport): string {
       `${r.client.callbacks - r.client.accepted} callbacks never accepted (no 2xx for any copy: not counted as accepted, so not as lost either); ` +
       `achieved ${r.client.achievedRate.toFixed(1)} accepted/s of ${r.client.offeredRate}/s offered; latency of accepted requests p50 ${r.client.latencyMs.p50} ms, p99 ${r.client.latencyMs.p99} ms, max ${r.client.latencyMs.max} ms.`,
     '',
-    'Requests by outcome and by the phase they were sent in (steady: before the kills; disruption: from the kills until the replacements were ready; recovery: after):',
+    'Requests by outcome and by the phase they were sent in (steady: before the midpoint; disruption: from the midpoint until its faults were over and the replacements ready; recovery: after):',
     '',
     `| outcome | ${phases.join(' | ')} |`,
     `|---|${phases.map(() => '---').join('|')}|`,
@@ -154,10 +183,23 @@ export function reportMarkdown(r: SoakReport): string {
           '',
         ]
       : []),
+    ...(r.restarts.length > 0
+      ? [
+          '| stopped (SIGTERM) | at s | exited at s | exit | replacement | ready at s |',
+          '|---|---|---|---|---|---|',
+          ...r.restarts.map(
+            (x) =>
+              `| ${x.stopped} | ${x.signalAtS.toFixed(1)} | ${x.exitedAtS?.toFixed(1) ?? '-'} | ${x.exit === 'exit code 0' ? x.exit : `**${x.exit ?? 'not exited'}**`} | ${x.replacement ?? x.error ?? '-'} | ${x.replacementReadyAtS?.toFixed(1) ?? '-'} |`,
+          ),
+          '',
+        ]
+      : []),
+    ...(r.events.length > 0 ? ['Fault steps (seconds since the load started), marked on the chart:', '', ...r.events.map((e) => `- ${e.atS.toFixed(1)} s: ${e.label}`), ''] : []),
     '## Pipeline',
     '',
     `Results by route: ${record(r.pipeline.routes)}; by ack status: ${record(r.pipeline.resultAckStatuses)}.`,
     `Acknowledged to Cognigy by status: ${record(r.pipeline.acknowledgedStatuses)}. Dead letters by reason: ${record(r.pipeline.dlqReasons)}.`,
+    `Cognigy's answers to batch-acknowledge calls (status, calls): ${record(r.pipeline.batchCallStatuses)}.`,
     '',
     '## Resources',
     '',
@@ -178,6 +220,18 @@ export function reportMarkdown(r: SoakReport): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** One line per SIGTERM: how long the stop took and how it ended. */
+function restartLine(x: Restart): string {
+  const took = x.exitedAtS === undefined ? 'not exited' : `${x.exit} after ${(x.exitedAtS - x.signalAtS).toFixed(1)} s`;
+  const replaced = x.replacement ? `; ${x.replacement} ready at ${x.replacementReadyAtS?.toFixed(1)} s` : x.error ? `; no replacement (${x.error})` : '';
+  return `SIGTERM ${x.stopped} at ${x.signalAtS.toFixed(1)} s: ${took}${replaced}`;
+}
+
+/** Stops that did not end cleanly: a service whose own shutdown timed out exits 1, one that hung past the soak's grace is killed. */
+export function uncleanStops(restarts: readonly Restart[]): string[] {
+  return restarts.filter((x) => x.exit !== 'exit code 0').map((x) => `${x.stopped} did not stop cleanly after SIGTERM (${x.exit ?? 'not exited'})`);
 }
 
 function examples(byKind: Record<string, string[]>): string[] {

@@ -1,7 +1,8 @@
 /**
- * One soak run: build, broker, processes, load at a fixed rate with the midpoint kills, samples
- * every 5 s, drain, census, invariant, report. Decisions live in the pure modules (invariant.ts,
- * drain.ts, samples.ts, report.ts); this module only sequences them.
+ * One soak run: build, broker, processes, load at a fixed rate with the faults (at the midpoint,
+ * and the churn throughout), samples every 5 s, drain, census, invariant, report. Decisions live in
+ * the pure modules (invariant.ts, drain.ts, samples.ts, faults.ts, report.ts), the fault steps in
+ * fault-runner.ts; this module only sequences them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -9,20 +10,21 @@ import { describeMachine } from '../../bench/machine.js';
 import { onStopSignal } from '../../shared/lifecycle.js';
 import { repoRoot } from '../infra/cache.js';
 import { startLocalInfra, type LocalInfra } from '../infra/launcher.js';
-import { delay, run } from '../infra/process.js';
-import type { Killable, SoakOptions } from './args.js';
-import { renderChart, type Marker } from './chart.js';
+import { run } from '../infra/process.js';
+import type { SoakOptions } from './args.js';
+import { renderChart, type Marker, type Span } from './chart.js';
 import { deleteRunTopics, takeCensus } from './census.js';
 import { waitForDrain } from './drain.js';
+import { FaultRunner } from './fault-runner.js';
+import { describeFaults, disruptsAtMidpoint, sparePorts } from './faults.js';
 import { Fleet } from './fleet.js';
 import { checkInvariant } from './invariant.js';
 import { ATTEMPT_OUTCOMES, LoadGenerator, type AttemptOutcome } from './load.js';
-import { judge, MEMORY_CHECK_MIN_S, percentiles, reportMarkdown, summaryLines, type Disruption, type SoakReport } from './report.js';
+import { judge, MEMORY_CHECK_MIN_S, percentiles, reportMarkdown, summaryLines, type SoakReport } from './report.js';
 import { Sampler } from './sampler.js';
 import { chartOf, memoryTrend, samplesCsv, worstConsumerLag, worstLoopLag, type Sample } from './samples.js';
 
 const SAMPLE_INTERVAL_MS = 5_000;
-const REPLACE_AFTER_MS = 5_000;
 const DRAIN_TIMEOUT_MS = 5 * 60_000;
 const PROGRESS_EVERY_MS = 30_000;
 const WEBHOOK_SECRET = 'soak-webhook-secret';
@@ -61,7 +63,7 @@ export async function runSoak(options: SoakOptions, command: string, log: Log): 
       replicas: options.replicas,
       exactlyOnce: options.exactlyOnce,
       webhookSecret: WEBHOOK_SECRET,
-      spareProcesses: options.kill.length,
+      sparePorts: sparePorts(options, options.minutes * 60_000),
     });
     await fleet.startAll();
     code = await drive(fleet, infra, { options, command, runId, topicPrefix, outDir, wallStart, build, log });
@@ -128,14 +130,15 @@ async function drive(fleet: Fleet, infra: LocalInfra, ctx: DriveContext): Promis
   const startedAt = Date.now();
   const sampler = new Sampler(fleet, load, startedAt, SAMPLE_INTERVAL_MS);
   const seconds = () => (Date.now() - startedAt) / 1_000;
-  const disruptions: Disruption[] = [];
+  const faults = new FaultRunner(fleet, seconds, log);
   let disrupted: Promise<void> = Promise.resolve();
-  const midpoint = options.kill.length === 0 ? undefined : setTimeout(() => {
+  const midpoint = !disruptsAtMidpoint(options) ? undefined : setTimeout(() => {
     phase = 'disruption';
-    disrupted = disrupt(fleet, options.kill, seconds, disruptions, log).then(() => {
+    disrupted = faults.midpoint(options).then(() => {
       phase = 'recovery';
     });
   }, durationMs / 2);
+  const churned = options.churnS === null ? Promise.resolve() : faults.churn(options.churnS, durationMs, startedAt);
   const progress = setInterval(() => log(progressLine(sampler.samples.at(-1))), PROGRESS_EVERY_MS);
 
   log(`sending ${options.rate}/s for ${options.minutes} min to ${fleet.ready('ingress').length} ingress instance(s)`);
@@ -146,7 +149,7 @@ async function drive(fleet: Fleet, infra: LocalInfra, ctx: DriveContext): Promis
     clearTimeout(midpoint);
   }
   const loadSeconds = seconds();
-  await disrupted;
+  await Promise.all([disrupted, churned]);
   sampler.draining();
   log(`load done after ${loadSeconds.toFixed(0)} s (${load.accepted.size} accepted); waiting for the pipeline to drain`);
   const drain = await waitForDrain(() => sampler.samples, DRAIN_TIMEOUT_MS);
@@ -198,67 +201,37 @@ async function drive(fleet: Fleet, infra: LocalInfra, ctx: DriveContext): Promis
         [...load.outcomes].map(([name, byOutcome]) => [name, Object.fromEntries(ATTEMPT_OUTCOMES.map((o) => [o, byOutcome.get(o) ?? 0])) as Record<AttemptOutcome, number>]),
       ),
     },
-    disruptions,
+    disruptions: faults.disruptions,
+    restarts: faults.restarts,
+    events: faults.events,
     pipeline: {
       routes: census.routes,
       resultAckStatuses: census.resultAckStatuses,
       dlqReasons: census.dlqReasons,
       acknowledgedStatuses: census.acknowledgedStatuses,
+      batchCallStatuses: census.batchCallStatuses,
     },
     memory: { required, flat: memoryRows.every((r) => r.flat === true) ? true : memoryRows.some((r) => r.flat === false) ? false : null, rows: memoryRows },
     eventLoopLagMs: worstLoopLag(sampler.samples),
     maxConsumerLag: worstConsumerLag(sampler.samples),
   };
   const report: SoakReport = { ...judge(body), ...body };
-  await writeReport(ctx.outDir, report, sampler.samples, markersOf(disruptions, loadSeconds));
+  await writeReport(ctx.outDir, report, sampler.samples, [...faults.instants, { x: loadSeconds / 60, label: 'load ends' }], faults.periods);
   for (const line of summaryLines(report)) log(line);
   log(`report: ${join(ctx.outDir, 'report.md')}`);
   return report.passed ? 0 : 1;
 }
 
-/** SIGKILLs one replica per --kill, then starts the replacements and waits until they are ready. */
-async function disrupt(fleet: Fleet, kills: readonly Killable[], seconds: () => number, disruptions: Disruption[], log: Log): Promise<void> {
-  const victims = kills.map((service) => ({ service, victim: fleet.kill(service), at: seconds() }));
-  for (const { service, victim, at } of victims) {
-    log(victim ? `killed ${victim.id} (SIGKILL) at ${at.toFixed(1)} s` : `no live ${service} to kill`);
-  }
-  await delay(REPLACE_AFTER_MS);
-  await Promise.all(
-    victims.map(async ({ service, victim, at }) => {
-      const entry: Disruption = { service, killed: victim?.id ?? `(no live ${service})`, killedAtS: at };
-      disruptions.push(entry);
-      try {
-        const replacement = await fleet.replace(service);
-        entry.replacement = replacement.id;
-        entry.replacementReadyAtS = seconds();
-        log(`${replacement.id} replaces ${entry.killed}, ready at ${seconds().toFixed(1)} s`);
-      } catch (error) {
-        entry.error = (error as Error).message.split('\n')[0];
-        log(`replacement for ${entry.killed} failed: ${entry.error}`);
-      }
-    }),
-  );
-}
-
-function markersOf(disruptions: readonly Disruption[], loadSeconds: number): Marker[] {
-  const markers: Marker[] = [];
-  for (const d of disruptions) {
-    markers.push({ x: d.killedAtS / 60, label: `kill ${d.killed}` });
-    if (d.replacementReadyAtS !== undefined) markers.push({ x: d.replacementReadyAtS / 60, label: `${d.replacement} ready` });
-  }
-  markers.push({ x: loadSeconds / 60, label: 'load ends' });
-  return markers;
-}
-
-async function writeReport(outDir: string, report: SoakReport, samples: readonly Sample[], markers: Marker[]): Promise<void> {
+async function writeReport(outDir: string, report: SoakReport, samples: readonly Sample[], markers: readonly Marker[], spans: readonly Span[]): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const o = report.options;
   const chart = chartOf(samples, {
     title: `Soak ${report.run.runId}: ${report.passed ? 'PASSED' : 'FAILED'}`,
     subtitle:
       `${o.rate}/s for ${o.minutes} min, ${o.replicas} replica(s) per service, duplicates ${o.duplicates}, ` +
-      `kills ${o.kill.join(', ') || 'none'}, exactly-once ${o.exactlyOnce}; sampled every ${SAMPLE_INTERVAL_MS / 1_000} s`,
+      `faults: ${describeFaults(o)}, exactly-once ${o.exactlyOnce}; sampled every ${SAMPLE_INTERVAL_MS / 1_000} s`,
     markers,
+    spans,
   });
   await Promise.all([
     writeFile(join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`),

@@ -2,7 +2,7 @@
  * What the soak samples every few seconds, and what is read from the samples afterwards: memory
  * trend, worst event-loop and consumer lag, the CSV and the chart's panels. Pure.
  */
-import type { ChartSpec, Marker, Panel, Series } from './chart.js';
+import type { ChartSpec, Marker, Panel, Series, Span } from './chart.js';
 
 export const PIPELINE_SERVICES = ['ingress', 'fulfillment', 'ack-aggregator'] as const;
 export type PipelineService = (typeof PIPELINE_SERVICES)[number];
@@ -122,7 +122,7 @@ export function samplesCsv(samples: readonly Sample[]): string {
 }
 
 /** The four panels of the report's chart: RSS, event-loop lag, consumer lag, throughput; x in minutes. */
-export function chartOf(samples: readonly Sample[], opts: { title: string; subtitle: string; markers: readonly Marker[] }): ChartSpec {
+export function chartOf(samples: readonly Sample[], opts: { title: string; subtitle: string; markers: readonly Marker[]; spans?: readonly Span[] }): ChartSpec {
   const minutes = (s: Sample) => s.elapsedS / 60;
   const ids = [...new Set(samples.flatMap((s) => s.processes.filter((p) => p.service !== 'simulator').map((p) => p.id)))].sort();
   const perProcess = (value: (p: ProcessReading) => number | null): Series[] =>
@@ -148,7 +148,7 @@ export function chartOf(samples: readonly Sample[], opts: { title: string; subti
       ],
     },
   ];
-  return { title: opts.title, subtitle: opts.subtitle, xLabel: 'minutes since the load started', panels, markers: opts.markers };
+  return { title: opts.title, subtitle: opts.subtitle, xLabel: 'minutes since the load started', panels, markers: opts.markers, spans: opts.spans ?? [] };
 }
 
 const NO_READING: ProcessReading = { id: '', service: 'simulator', pid: 0, rssMiB: null, loopP99Ms: null, loopMaxMs: null };
