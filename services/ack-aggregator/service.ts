@@ -1,6 +1,6 @@
 import { TopicSerde } from '../../shared/serde.js';
 import { RecordDecoder } from '../../shared/stage/decoder.js';
-import { DedupStore } from '../../shared/stage/dedup-store.js';
+import { startDedupStore } from '../../shared/stage/dedup-store.js';
 import { startStage, type StageDeps, type StageHandle } from '../../shared/stage/stage.js';
 import type { FetchLike } from '../../shared/cognigy/auth.js';
 import { CognigyClient } from './cognigy-client.js';
@@ -30,18 +30,12 @@ export async function startAckAggregator(c: AckAggregatorConfig, deps: AckAggreg
     const metrics = ackMetrics(kit.metrics, () => pipeline.outstanding);
     const auth = cognigyAuthOf(c, { fetch: deps.fetch, onTokenRequest: (outcome) => metrics.tokenRequests.inc({ outcome }) });
     const client = new CognigyClient({ baseUrl: c.COGNIGY_BASE_URL, ackPath: c.COGNIGY_ACK_PATH, timeoutMs: c.COGNIGY_TIMEOUT_MS }, auth, { fetch: deps.fetch });
-    const dedup = new DedupStore({
-      kafka: kit.kafka,
-      admin: kit.admin,
+    const dedup = await startDedupStore(kit, {
       topic: topics.acksDedup,
       groupId: c.ACK_GROUP_ID,
       windowMs: c.ACK_DEDUP_WINDOW_S * 1_000,
       maxEntries: c.ACK_DEDUP_MAX_ENTRIES,
-      logger,
-      registry: kit.metrics,
-      onFatal: (error) => kit.fatal(error, 'dedup changelog reader crashed without restart; stopping'),
     });
-    await dedup.start();
     const planReader = { kafka: kit.kafka, admin: kit.admin, topic: topics.ackBatches, serde: batchSerde, groupId: c.ACK_GROUP_ID, logger };
     const pipeline = new AckPipeline(
       {

@@ -1,5 +1,5 @@
 import type { FulfillmentResult } from '../../shared/contracts.js';
-import { DedupStore } from '../../shared/stage/dedup-store.js';
+import { startDedupStore } from '../../shared/stage/dedup-store.js';
 import { RecordDecoder } from '../../shared/stage/decoder.js';
 import type { TopicPartitionOffset } from '../../shared/stage/offsets.js';
 import { startStage, type StageDeps, type StageHandle, type StageKit, type StageParts } from '../../shared/stage/stage.js';
@@ -36,18 +36,12 @@ async function fulfillmentParts(c: FulfillmentConfig, kit: StageKit, downstream:
   const resultSerde = new TopicSerde(kit.schemaRegistry, topics.results, 'FulfillmentResult');
   await resultSerde.register();
   const callbacks = new RecordDecoder(new TopicSerde(kit.schemaRegistry, topics.callbacks, 'CognigyCallback'), lacksCallbackIdentity);
-  const dedup = new DedupStore({
-    kafka: kit.kafka,
-    admin: kit.admin,
+  const dedup = await startDedupStore(kit, {
     topic: topics.fulfillmentDedup,
     groupId: c.FULFILLMENT_GROUP_ID,
     windowMs: c.FULFILLMENT_DEDUP_WINDOW_S * 1_000,
     maxEntries: c.FULFILLMENT_DEDUP_MAX_ENTRIES,
-    logger,
-    registry: kit.metrics,
-    onFatal: (error) => kit.fatal(error, 'dedup changelog reader crashed without restart; stopping'),
   });
-  await dedup.start();
   const decode = (value: Buffer | null) => callbacks.decode(value);
   const encodeResult = (result: FulfillmentResult) => resultSerde.encode(result);
   const processor = new RecordProcessor({ topics, tierOf, decode, encodeResult, downstream, thresholds: thresholdsOf(c), policy: retryPolicyOf(c), dedup, metrics, logger });

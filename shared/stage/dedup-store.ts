@@ -5,7 +5,7 @@ import type { Admin, Consumer, KafkaClient } from '../kafka.js';
 import type { Logger } from '../logging.js';
 import { Gauge, type Registry } from '../metrics.js';
 import type { OutRecord } from './records.js';
-import { COORDINATOR_WAIT_MS, crashAction } from './stage.js';
+import { COORDINATOR_WAIT_MS, crashAction, type StageKit } from './stage.js';
 
 /** Header marking a changelog record that resets a partition's state (written by `replay --execute`). */
 export const RESET_HEADER = 'dedup-reset';
@@ -268,4 +268,21 @@ function parseMarker(value: Buffer | null): ResetMarker | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A stage's dedup store on its changelog topic, started (reading) before the stage consumes. */
+export async function startDedupStore(
+  kit: Pick<StageKit, 'kafka' | 'admin' | 'logger' | 'metrics' | 'fatal'>,
+  store: { topic: string; groupId: string; windowMs: number; maxEntries: number },
+): Promise<DedupStore> {
+  const dedup = new DedupStore({
+    ...store,
+    kafka: kit.kafka,
+    admin: kit.admin,
+    logger: kit.logger,
+    registry: kit.metrics,
+    onFatal: (error) => kit.fatal(error, 'dedup changelog reader crashed without restart; stopping'),
+  });
+  await dedup.start();
+  return dedup;
 }

@@ -16,8 +16,8 @@ import type { Logger } from '../../shared/logging.js';
 import type { StageHandle } from '../../shared/stage/stage.js';
 import { readTopicRange } from '../../shared/stage/topic-reader.js';
 import { topicNames, type TopicNames } from '../../shared/topics.js';
-import { takeCensus, type Census } from '../../tools/soak/census.js';
-import { checkInvariant, type Verdict } from '../../tools/soak/invariant.js';
+import { judgeRun, type Census } from '../../tools/soak/census.js';
+import type { Verdict } from '../../tools/soak/invariant.js';
 import { LoadGenerator, type Target } from '../../tools/soak/load.js';
 import { testInfra } from '../support/infra-env.js';
 import { uniqueName, waitFor } from '../support/wait.js';
@@ -219,20 +219,10 @@ export class FaultWorld {
 
   /** The soak's census and invariant over this world's topics and the simulator's record. */
   async verdict(load: LoadGenerator): Promise<{ census: Census; verdict: Verdict }> {
-    const census = await takeCensus({
-      kafkaBrokers: this.infra.kafkaBrokers,
-      schemaRegistryUrl: this.infra.schemaRegistryUrl,
-      topicPrefix: `${this.name}.`,
-      simulatorUrl: this.sim.url,
-    });
-    const verdict = checkInvariant({
-      accepted: load.accepted,
-      unanswered: load.unanswered,
-      results: census.results,
-      deadLettered: census.deadLettered,
-      acknowledged: census.acknowledged,
-    });
-    return { census, verdict };
+    return judgeRun(
+      { kafkaBrokers: this.infra.kafkaBrokers, schemaRegistryUrl: this.infra.schemaRegistryUrl, topicPrefix: `${this.name}.`, simulatorUrl: this.sim.url },
+      load,
+    );
   }
 
   /** Event ids the ingress wrote to the callbacks topic more than once (redeliveries it could not recognise). */

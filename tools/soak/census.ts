@@ -11,6 +11,7 @@ import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { readTopicRange } from '../../shared/stage/topic-reader.js';
 import type { ConsumedRecord } from '../../shared/stage/records.js';
 import { topicNames } from '../../shared/topics.js';
+import { checkInvariant, type Ledger, type Verdict } from './invariant.js';
 
 export interface Census {
   /** Result records per event id. */
@@ -121,4 +122,20 @@ export async function deleteRunTopics(kafkaBrokers: string, topicPrefix: string)
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The census of a run's topics and the simulator's record, judged against what the load generator saw accepted. */
+export async function judgeRun(
+  where: { kafkaBrokers: string; schemaRegistryUrl: string; topicPrefix: string; simulatorUrl: string },
+  load: Pick<Ledger, 'accepted' | 'unanswered'>,
+): Promise<{ census: Census; verdict: Verdict }> {
+  const census = await takeCensus(where);
+  const verdict = checkInvariant({
+    accepted: load.accepted,
+    unanswered: load.unanswered,
+    results: census.results,
+    deadLettered: census.deadLettered,
+    acknowledged: census.acknowledged,
+  });
+  return { census, verdict };
 }

@@ -13,12 +13,11 @@ import { startLocalInfra, type LocalInfra } from '../infra/launcher.js';
 import { run } from '../infra/process.js';
 import type { SoakOptions } from './args.js';
 import { renderChart, type Marker, type Span } from './chart.js';
-import { deleteRunTopics, takeCensus } from './census.js';
+import { deleteRunTopics, judgeRun } from './census.js';
 import { waitForDrain } from './drain.js';
 import { FaultRunner } from './fault-runner.js';
 import { describeFaults, disruptsAtMidpoint, sparePorts } from './faults.js';
 import { Fleet } from './fleet.js';
-import { checkInvariant } from './invariant.js';
 import { ATTEMPT_OUTCOMES, LoadGenerator, type AttemptOutcome } from './load.js';
 import { judge, MEMORY_CHECK_MIN_S, percentiles, reportMarkdown, summaryLines, type SoakReport } from './report.js';
 import { Sampler } from './sampler.js';
@@ -157,19 +156,10 @@ async function drive(fleet: Fleet, infra: LocalInfra, ctx: DriveContext): Promis
   await sampler.stop();
   log(`drain: ${drain.reason}; reading the results and dead-letter topics`);
 
-  const census = await takeCensus({
-    kafkaBrokers: infra.kafkaBrokers,
-    schemaRegistryUrl: infra.schemaRegistryUrl,
-    topicPrefix: ctx.topicPrefix,
-    simulatorUrl: fleet.simulatorUrl,
-  });
-  const verdict = checkInvariant({
-    accepted: load.accepted,
-    unanswered: load.unanswered,
-    results: census.results,
-    deadLettered: census.deadLettered,
-    acknowledged: census.acknowledged,
-  });
+  const { census, verdict } = await judgeRun(
+    { kafkaBrokers: infra.kafkaBrokers, schemaRegistryUrl: infra.schemaRegistryUrl, topicPrefix: ctx.topicPrefix, simulatorUrl: fleet.simulatorUrl },
+    load,
+  );
   const memoryRows = memoryTrend(sampler.samples, loadSeconds);
   const required = loadSeconds >= MEMORY_CHECK_MIN_S;
   const body: Omit<SoakReport, 'passed' | 'failures'> = {
