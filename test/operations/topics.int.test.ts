@@ -31,7 +31,7 @@ describe('topics ensure', () => {
     const out = captureOut();
     const second = await runCli(['topics', 'ensure'], { env: fx.env, out, clients: fx });
     expect(second).toBe(ExitCode.ok);
-    expect(out.text()).toMatch(/^0 created, 0 fixed, 0 with drift, 6 in the catalogue$/m);
+    expect(out.text()).toMatch(/^0 created, 0 fixed, 0 with drift, 8 in the catalogue$/m);
 
     const actual = await describeTopics(fx.admin, [`${fx.prefix}cognigy.callbacks.dlq`], ['retention.ms', 'min.insync.replicas']);
     expect(actual.get(`${fx.prefix}cognigy.callbacks.dlq`)).toMatchObject({
