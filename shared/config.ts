@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -15,6 +16,11 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Something the machine lacks (a command, a runtime version): the message says what to install. */
+export class PrerequisiteError extends Error {
+  override name = 'PrerequisiteError';
+}
+
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`)
@@ -26,6 +32,10 @@ export function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
     if (error instanceof ConfigError) {
       process.stderr.write(`configuration error: ${error.message}\n`);
+      process.exit(2);
+    }
+    if (error instanceof PrerequisiteError) {
+      process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
     process.stderr.write(`fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
@@ -53,6 +63,32 @@ export const env = {
       .string()
       .default(fallback)
       .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s.length > 0)),
+  /** An optional value; empty counts as unset, as a compose file passes `${NAME:-}` through. */
+  text: () =>
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v.trim() === '' ? undefined : v)),
+  /** An optional PEM file, read at start: its path and its text. */
+  pemFile: () =>
+    z
+      .string()
+      .optional()
+      .transform((path, ctx) => {
+        if (path === undefined || path.trim() === '') return undefined;
+        let pem: string;
+        try {
+          pem = readFileSync(path, 'utf8');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `expected a readable PEM file, cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})` });
+          return z.NEVER;
+        }
+        if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+          ctx.addIssue({ code: 'custom', message: `expected a PEM file with a -----BEGIN CERTIFICATE----- block, got ${path}` });
+          return z.NEVER;
+        }
+        return { path, pem };
+      }),
   url: (fallback?: string) => (fallback === undefined ? z.string().url() : z.string().url().default(fallback)),
   /** A comma list of IPv4/IPv6 CIDRs (`10.0.0.0/8,2001:db8::/32`); a bare address is one host. */
   cidrs: () =>
@@ -86,16 +122,38 @@ function parseCidr(text: string): Cidr | undefined {
   return prefix <= bits ? { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' } : undefined;
 }
 
+/**
+ * How the clients prove themselves to a managed cluster (MSK, Confluent Cloud, Strimzi) and its
+ * registry. How the variables combine is checked by checkClientSecurity (shared/client-settings.ts)
+ * in each schema that spreads these.
+ */
+export const securityEnv = {
+  KAFKA_SSL: env.bool(false),
+  /** The CA to trust instead of the system's; implies TLS. Read here, so a missing file stops the start. */
+  KAFKA_SSL_CA_FILE: env.pemFile(),
+  KAFKA_SASL_MECHANISM: env
+    .text()
+    .pipe(z.enum(['plain', 'scram-sha-256', 'scram-sha-512'], { error: 'expected plain, scram-sha-256 or scram-sha-512' }).optional()),
+  KAFKA_SASL_USERNAME: env.text(),
+  KAFKA_SASL_PASSWORD: env.text(),
+  /** HTTP Basic, as Confluent Cloud's registry wants it (an API key and its secret). */
+  SCHEMA_REGISTRY_USERNAME: env.text(),
+  SCHEMA_REGISTRY_PASSWORD: env.text(),
+};
+
 /** Settings every service shares: where Kafka and the registry are, topic naming, logging. */
 export const commonEnv = {
   KAFKA_BROKERS: env.list('127.0.0.1:9092').refine((l) => l.length > 0, 'expected host:port[,host:port]'),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
   SCHEMA_REGISTRY_URL: env.url('http://127.0.0.1:8081'),
+  ...securityEnv,
   TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, 'expected letters, digits, dot, dash or underscore').default(''),
   TOPIC_PARTITIONS: env.int(6, 1, 10_000),
   TOPIC_REPLICATION_FACTOR: env.int(1, 1, 32),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PAYLOADS: env.bool(false),
+  /** auto: readable lines when stdout is a terminal, JSON otherwise (see shared/logging.ts). */
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' }).default('auto'),
   SHUTDOWN_TIMEOUT_MS: env.int(15_000, 100, 600_000),
   NODE_ENV: z.string().default('development'),
 };

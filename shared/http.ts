@@ -2,6 +2,7 @@ import { createServer, type Server, type ServerOptions, type ServerResponse } fr
 import type { AddressInfo } from 'node:net';
 import type { Express, Request, Response } from 'express';
 import type { Registry } from 'prom-client';
+import { trackReadiness } from './metrics.js';
 
 export interface RunningServer {
   server: Server;
@@ -54,9 +55,11 @@ function closeServer(server: Server): Promise<void> {
 
 /**
  * `/healthz` (the process does its work: a supervisor restarts it on 503), `/readyz` (its
- * dependencies are usable right now), `/metrics`.
+ * dependencies are usable right now), `/metrics`, which carries the same readiness as
+ * `service_ready`.
  */
 export function mountOperationalRoutes(app: Express, opts: { registry: Registry; ready: () => boolean; live?: () => boolean }): void {
+  trackReadiness(opts.registry, opts.ready);
   app.get('/healthz', (_req: Request, res: Response) => {
     const live = opts.live?.() ?? true;
     res.status(live ? 200 : 503).json({ status: live ? 'ok' : 'stopped' });

@@ -16,6 +16,22 @@ export function createMetricsRegistry(service: string): Registry {
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
+ * `service_ready`: what /readyz answers (1 ready, 0 not), read at scrape time. A stopped process
+ * shows as Prometheus' `up == 0`; this shows one that runs and cannot do its work (out of its group,
+ * producer disconnected, refusing callbacks).
+ */
+export function trackReadiness(registry: Registry, ready: () => boolean): void {
+  new Gauge({
+    name: 'service_ready',
+    help: 'Whether /readyz answers 200 (1) or 503 (0)',
+    registers: [registry],
+    collect() {
+      this.set(ready() ? 1 : 0);
+    },
+  });
+}
+
+/**
  * Consumer lag per partition (log end offset minus committed offset), polled through the admin
  * client so it also shows while the consumer is stuck.
  */

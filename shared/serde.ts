@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { ConfigError } from './config.js';
 import type { AckBatch, CognigyCallback, FulfillmentResult } from './contracts.js';
 
 export interface SchemaTypes {
@@ -17,6 +18,33 @@ function racingRegistration(error: unknown): boolean {
   if (error.name === 'ConfluentSchemaRegistryCompatibilityError') return true;
   const answer = error as Error & { status?: number; url?: string };
   return answer.name === 'ResponseError' && answer.status === 409 && (answer.url ?? '').includes('/config/');
+}
+
+/**
+ * The registry answered 401 or 403: the credentials (SCHEMA_REGISTRY_USERNAME and _PASSWORD) are
+ * missing or wrong. Settings, like a bad variable: asking again does not help.
+ */
+export class RegistryAccessRefused extends ConfigError {
+  override name = 'RegistryAccessRefused';
+  constructor(
+    message: string,
+    readonly status: number,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The client's error for a 401 or 403, in one line that names the variables; anything else as it is. */
+function explainRefusal(error: unknown): unknown {
+  const answer = error as { status?: unknown; url?: unknown };
+  if (answer.status !== 401 && answer.status !== 403) return error;
+  return new RegistryAccessRefused(
+    `the schema registry answered ${answer.status} ${answer.status === 401 ? 'Unauthorized' : 'Forbidden'} to ${String(answer.url).replace(/^\w+/, (method) => method.toUpperCase())}: ` +
+      'set or check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD',
+    answer.status,
+    { cause: error },
+  );
 }
 
 /** Attempts at a first registration that races another replica's (see `registerOnce`). */
@@ -40,8 +68,11 @@ export function loadSchema(name: SchemaName): string {
 /** The registry client as other modules see it, so only this module depends on the client package. */
 export type SchemaRegistryClient = SchemaRegistry;
 
-export function createRegistry(url: string): SchemaRegistryClient {
-  return new SchemaRegistry({ host: url, clientId: 'cognigy-stream' });
+/** HTTP Basic credentials for the registry (Confluent Cloud: an API key and its secret). */
+export type RegistryAuth = { username: string; password: string };
+
+export function createRegistry(url: string, auth?: RegistryAuth): SchemaRegistryClient {
+  return new SchemaRegistry({ host: url, clientId: 'cognigy-stream', ...(auth ? { auth } : {}) });
 }
 
 /**
@@ -89,7 +120,7 @@ export class TopicSerde<N extends SchemaName> {
         );
         return id;
       } catch (error) {
-        if (!racingRegistration(error) || attempt >= REGISTER_RACE_ATTEMPTS) throw error;
+        if (!racingRegistration(error) || attempt >= REGISTER_RACE_ATTEMPTS) throw explainRefusal(error);
         await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
       }
     }
@@ -110,7 +141,7 @@ export class TopicSerde<N extends SchemaName> {
       return true;
     } catch (error) {
       if ((error as { status?: unknown }).status === 404) return false;
-      throw error;
+      throw explainRefusal(error);
     }
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
+import { checkClientSecurity } from '../../shared/client-settings.js';
 import { checkDedupRetention, checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../../shared/cognigy/auth.js';
@@ -50,6 +51,7 @@ export const AckAggregatorEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkClientSecurity(c, ctx);
     checkDedupRetention('ACK_DEDUP_WINDOW_S', c.ACK_DEDUP_WINDOW_S, c, ctx);
     checkDeadLetterNotify(c, ctx);
     if (c.COGNIGY_AUTH === 'oauth2') {

@@ -133,7 +133,7 @@ export class AckPipeline {
     this.journalLoaded = undefined;
     this.deps.dedup.release(this.generationOwner);
     this.generationOwner = {};
-    this.journal.prune((entry) => {
+    this.prunePlans((entry) => {
       entry.waiting.splice(0);
       return survivesRebalance(entry.phase);
     });
@@ -236,6 +236,10 @@ export class AckPipeline {
       this.commits.commitSoon();
       return;
     }
+    // The plan holds the event id, not the generation: a repeat of it delivered after a rebalance,
+    // while the plan is still on its way to Cognigy, is a duplicate and not a new item.
+    const eventId = source.headers[Header.eventId];
+    if (eventId !== undefined) this.deps.dedup.hold(source.partition, ackDedupKey(eventId, source), 1, entry);
     entry.waiting.push(source);
     if (action === 'wait-and-dead-letter') void this.settle(entry);
     else if (action === 'wait-and-submit') this.enqueue(entry);
@@ -316,13 +320,22 @@ export class AckPipeline {
    * deliveries only happen in a new generation, which reads the journal again).
    */
   private prune(): void {
-    this.journal.prune((entry) => {
+    this.prunePlans((entry) => {
       if (entry.phase.kind !== 'recorded') return true;
       if (entry.waiting.length > 0) return true;
       return entry.plan.items.some((range) => {
         const delivered = this.commits.get(range.topic, range.partition)?.finishedBelow;
         return delivered === undefined || delivered <= range.toOffset;
       });
+    });
+  }
+
+  /** Drops the plans `keep` refuses, and with them the event ids they held. */
+  private prunePlans(keep: (entry: Plan) => boolean): void {
+    this.journal.prune((entry) => {
+      if (keep(entry)) return true;
+      this.deps.dedup.release(entry);
+      return false;
     });
   }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
+import { checkClientSecurity } from '../../shared/client-settings.js';
 import { checkDedupRetention, checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
@@ -40,6 +41,7 @@ export const FulfillmentEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkClientSecurity(c, ctx);
     checkDedupRetention('FULFILLMENT_DEDUP_WINDOW_S', c.FULFILLMENT_DEDUP_WINDOW_S, c, ctx);
     checkDeadLetterNotify(c, ctx);
     const overrides = parseThresholdOverrides(c.CONFIDENCE_THRESHOLDS);

@@ -62,7 +62,7 @@ export async function openOutput(kit: StageKit, transactionalIdPrefix: string | 
 export interface OutputDeps {
   commitOffsets: (offsets: TopicPartitionOffset[]) => Promise<void>;
   groupId: string;
-  /** Event ids handled, durable in the dedup changelog: written with the outputs they belong to. */
+  /** Event ids handled, durable in the dedup changelog: written after the outputs they belong to, or in their transaction. */
   dedup: Pick<DedupStore, 'hold' | 'confirm' | 'release' | 'restored'>;
   metrics: FulfillmentMetrics;
   logger: Logger;
@@ -202,7 +202,11 @@ export class AtLeastOnceOutput extends BaseOutput implements Output {
     if (l.released) return;
     const held = this.hold(this.deps.dedup, l, completion);
     try {
-      await this.writer.write(held.outputs);
+      // The outputs first, the dedup entry once they are durable. In one write, a broker that fails
+      // mid-request can keep the entry and lose the result: the record, read again, would pass for a
+      // repeat of a result nobody wrote. This way a failure costs at most a repeated result.
+      await this.writer.write(completion.outputs);
+      await this.writer.write(held.outputs.slice(completion.outputs.length));
     } catch (error) {
       this.fail(l, error);
       return;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnv, env } from '../../shared/config.js';
+import { checkClientSecurity } from '../../shared/client-settings.js';
 import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { DEFAULT_PATHS, FIELD_NAMES, parsePathList, pathsVariable, type FieldName, type FieldPaths, type PathsVariable } from './callback-fields.js';
 
@@ -63,6 +64,7 @@ export const IngressEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkClientSecurity(c, ctx);
     // A value already refused on its own is not compared with another: one line per mistake.
     const refused = new Set(ctx.issues.map((issue) => issue.path?.[0]));
     const sound = (...names: (keyof typeof c)[]) => names.every((name) => !refused.has(name));

@@ -1,3 +1,4 @@
+import { clientSettings, connectAdmin } from '../../shared/client-settings.js';
 import { createKafka, createIdempotentProducer, ensureTopics } from '../../shared/kafka.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
 import { createMetricsRegistry, type Registry } from '../../shared/metrics.js';
@@ -26,14 +27,15 @@ export interface IngressHandle {
 export async function startIngress(config: IngressConfig, deps: { logger?: Logger } = {}): Promise<IngressHandle> {
   const logger = deps.logger ?? createLogger('ingress', config.LOG_LEVEL);
   const topics = topicNames(config.TOPIC_PREFIX);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ingress', logger });
+  const clients = clientSettings(config, 'cognigy-ingress');
+  const kafka = createKafka({ ...clients.kafka, logger });
 
   const admin = kafka.admin();
-  await admin.connect();
+  await connectAdmin(admin, clients.kafka);
   await ensureTopics(admin, topicCatalog(topicSettingsFromEnv(config)).filter((t) => t.role === 'callbacks'));
   await admin.disconnect();
 
-  const serde = new TopicSerde(createRegistry(config.SCHEMA_REGISTRY_URL), topics.callbacks, 'CognigyCallback');
+  const serde = new TopicSerde(createRegistry(clients.registry.url, clients.registry.auth), topics.callbacks, 'CognigyCallback');
   await serde.register();
 
   // Bounded client retries: a request must learn within the produce timeout that the broker is

@@ -4,6 +4,7 @@ import { ApiKeyAuth, oauthClientOf, type CognigyAuth, type OAuthDeps } from '../
 import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
+import { checkClientSecurity } from '../../shared/client-settings.js';
 import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { parseVariableMap, VariableMapError, type VariableMap } from './variables.js';
 
@@ -47,6 +48,7 @@ export const SessionWriterEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkClientSecurity(c, ctx);
     if (!c.SESSION_WRITER_ENABLED) {
       ctx.addIssue({ code: 'custom', path: ['SESSION_WRITER_ENABLED'], message: 'the session writer is off; set it to true to run it' });
     }

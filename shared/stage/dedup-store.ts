@@ -30,6 +30,12 @@ export interface DedupStoreSettings extends DedupStateSettings {
   onFatal: (error: unknown) => void;
   /** How long `restored` waits for the reader to reach the changelog's end. */
   restoreTimeoutMs?: number;
+  /**
+   * The reader's session: after a broker restart its group still lists the member from before, and
+   * the reader's next join waits until that session expires; with kafkajs' default (30 s) every
+   * restore, and so the stage, waited that long. startDedupStore passes the stage consumer's timing.
+   */
+  membership?: { sessionTimeoutMs: number; heartbeatIntervalMs: number };
 }
 
 /** A key handled by this instance but not durable yet, and who is writing it. */
@@ -166,6 +172,7 @@ export class DedupStore extends DedupState {
     // Never committed: an empty group is removed by the broker once this instance is gone.
     this.reader = settings.kafka.consumer({
       groupId: `${settings.groupId}.dedup-reader.${randomUUID()}`,
+      ...(settings.membership ? { sessionTimeout: settings.membership.sessionTimeoutMs, heartbeatInterval: settings.membership.heartbeatIntervalMs } : {}),
       maxWaitTimeInMs: 250,
       readUncommitted: false,
       allowAutoTopicCreation: false,
@@ -272,7 +279,7 @@ function parseMarker(value: Buffer | null): ResetMarker | undefined {
 
 /** A stage's dedup store on its changelog topic, started (reading) before the stage consumes. */
 export async function startDedupStore(
-  kit: Pick<StageKit, 'kafka' | 'admin' | 'logger' | 'metrics' | 'fatal'>,
+  kit: Pick<StageKit, 'kafka' | 'admin' | 'logger' | 'metrics' | 'fatal' | 'membership'>,
   store: { topic: string; groupId: string; windowMs: number; maxEntries: number },
 ): Promise<DedupStore> {
   const dedup = new DedupStore({
@@ -281,6 +288,7 @@ export async function startDedupStore(
     admin: kit.admin,
     logger: kit.logger,
     registry: kit.metrics,
+    membership: kit.membership,
     onFatal: (error) => kit.fatal(error, 'dedup changelog reader crashed without restart; stopping'),
   });
   await dedup.start();

@@ -1,6 +1,7 @@
 import express from 'express';
 import { RetriableError } from '../errors.js';
 import { listen, mountOperationalRoutes } from '../http.js';
+import { clientSettings, connectAdmin, type ClientConfig } from '../client-settings.js';
 import { createIdempotentProducer, createKafka, ensureTopics, type Admin, type Consumer, type EachBatchPayload, type KafkaClient, type Producer } from '../kafka.js';
 import { createLogger, type Logger } from '../logging.js';
 import { createMetricsRegistry, trackConsumerLag, type Registry } from '../metrics.js';
@@ -10,10 +11,7 @@ import { topicNames, type TopicNames } from '../topics.js';
 import { deadLetterNotifier, type DeadLetterNotifier, type DeadLetterNotifyConfig } from './dead-letter-notifier.js';
 
 /** The settings every consumer stage reads (commonEnv, the topic catalogue, dead-letter notifications). */
-export interface StageConfig extends TopicCatalogEnv, DeadLetterNotifyConfig {
-  KAFKA_BROKERS: string[];
-  KAFKA_CLIENT_ID?: string | undefined;
-  SCHEMA_REGISTRY_URL: string;
+export interface StageConfig extends ClientConfig, TopicCatalogEnv, DeadLetterNotifyConfig {
   SHUTDOWN_TIMEOUT_MS: number;
   LOG_LEVEL: string;
 }
@@ -71,6 +69,11 @@ export interface StageKit {
   logger: Logger;
   topics: TopicNames;
   inputs: string[];
+  /**
+   * The stage consumer's session timing, for the stage's other consumers (the dedup reader): a member
+   * lost in a broker restart holds its group's next rebalance back until its session expires.
+   */
+  membership: { sessionTimeoutMs: number; heartbeatIntervalMs: number };
   /** A connected idempotent producer; readiness follows its connection, and the stage disconnects it at stop. */
   idempotentProducer(): Promise<Producer>;
   /**
@@ -154,9 +157,10 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
   const logger = deps.logger ?? createLogger(name, config.LOG_LEVEL);
   const topics = topicNames(config.TOPIC_PREFIX);
   const inputs = settings.inputs(topics);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? `cognigy-${name}`, logger });
+  const clients = clientSettings(config, `cognigy-${name}`);
+  const kafka = createKafka({ ...clients.kafka, logger });
   const admin = kafka.admin();
-  await admin.connect();
+  await connectAdmin(admin, clients.kafka);
   const roles = new Set(settings.creates);
   // Topics as the shared catalogue describes them (partitions, replication, retention), whoever creates them first.
   await ensureTopics(admin, topicCatalog(topicSettingsFromEnv(config)).filter((t) => roles.has(t.role)));
@@ -214,11 +218,12 @@ export async function startStage(settings: StageSettings, deps: StageDeps, build
     kafka,
     admin,
     consumer: groupConsumer,
-    schemaRegistry: createRegistry(config.SCHEMA_REGISTRY_URL),
+    schemaRegistry: createRegistry(clients.registry.url, clients.registry.auth),
     metrics,
     logger,
     topics,
     inputs,
+    membership: { sessionTimeoutMs: settings.sessionTimeoutMs, heartbeatIntervalMs: settings.heartbeatIntervalMs },
     idempotentProducer: async () => {
       const entry = { producer: createIdempotentProducer(kafka), connected: false };
       entry.producer.on(entry.producer.events.CONNECT, () => (entry.connected = true));

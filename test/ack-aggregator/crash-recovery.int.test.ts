@@ -65,6 +65,7 @@ it('after a SIGKILL between Cognigy applying a batch and the commit, resends the
   // kill lands after the apply and before that batch's commit.
   const env = world.env({ ACK_MAX_BATCH: '20', ACK_SESSION_TIMEOUT_MS: '6000' });
   const results = world.results(40);
+  const batchRecords = await world.reader([world.topics.ackBatches]);
   await world.produce(results);
   sim.cognigy.inject({ delayAfterApply: { count: 1, ms: 120_000 } });
 
@@ -75,6 +76,13 @@ it('after a SIGKILL between Cognigy applying a batch and the commit, resends the
   });
   const unanswered = world.calls().find((c) => c.applied && c.status === 0)!;
   expect(unanswered).toBeDefined();
+  // The answered batch's outcome record is what tells the next aggregator not to send it again; a
+  // kill before it is written would (rightly) resend that batch too.
+  const answered = world.calls().find((c) => c.status === 200)!;
+  await waitFor(
+    async () => (await world.batchRecords(batchRecords)).some((b) => b.phase === 'ACCEPTED' && b.idempotencyKey === answered.idempotencyKey),
+    { timeoutMs: 30_000, what: "the answered batch's outcome record" },
+  );
   expect(await world.fullyCommitted()).toBe(false);
 
   await killGroup(first.child, 'SIGKILL');

@@ -46,3 +46,30 @@ it('acknowledges every result once while a second member joins the group and the
   // from their plan records, under their key, and answered 409: the path that keeps them single.
   expect(world.calls().filter((c) => c.status === 409).length).toBeGreaterThan(0);
 }, 180_000);
+
+it('does not acknowledge again a repeated result delivered after a rebalance while the first one is still with Cognigy', async () => {
+  // Fulfillment writes a result again after a restart of its partition (at-least-once); the repeat
+  // can arrive when the aggregator's group has just rebalanced and the first result's batch is
+  // applied by Cognigy but not yet answered.
+  const w = await new Harness(sim).start();
+  try {
+    sim.cognigy.inject({ delayAfterApply: { count: 1, ms: 10_000 } });
+    const env = { ACK_WINDOW_MS: '300', ACK_SESSION_TIMEOUT_MS: '6000' };
+    await w.aggregator(env);
+    const results = w.results(6);
+    await w.produce(results);
+    await waitFor(() => w.calls().some((c) => c.applied && c.status === 0 && c.webhookIds.includes(results[0]!.eventId)), {
+      timeoutMs: 30_000,
+      what: 'the batch applied by Cognigy and not yet answered',
+    });
+
+    await w.aggregator(env);
+    await w.produce(results);
+    await w.waitAcknowledged(results.map((r) => r.eventId), 60_000);
+    await w.waitCommitted(60_000);
+    expect(results.map((r) => sim.cognigy.acknowledged.get(r.eventId))).toEqual(results.map(() => 1));
+  } finally {
+    await w.close();
+    sim.cognigy.clearFaults();
+  }
+}, 120_000);

@@ -52,6 +52,8 @@ export interface CrashRun {
   resultedBeforeRestart: Set<string>;
   /** Callbacks the first process called downstream. */
   calledBeforeRestart: Set<string>;
+  /** At-least-once: callbacks whose dedup changelog entry the first process wrote (durable before the kill). */
+  dedupEntryBeforeRestart: Set<string>;
   /** Results per callback once the second process committed everything. */
   resultCounts: Map<string, number>;
   /** Downstream calls per callback (Idempotency-Key), both processes together. */
@@ -148,6 +150,7 @@ export async function crashMidStream(exactlyOnce: boolean): Promise<CrashRun> {
     const secondExitCode = await second.exited;
 
     const results = await h.results();
+    const dedupEntryBeforeRestart = exactlyOnce ? new Set<string>() : await changelogKeysBefore(h, restartedAt);
     const resultedBeforeRestart = new Set(
       results.filter(({ record }) => Number(record.message.timestamp) < restartedAt).map(({ result }) => result.eventId),
     );
@@ -158,6 +161,7 @@ export async function crashMidStream(exactlyOnce: boolean): Promise<CrashRun> {
       committedAtKill: below(committedAtKill),
       resultedBeforeRestart,
       calledBeforeRestart: new Set(down.calls.filter((call) => call.at < restartedAt).map((call) => call.idempotencyKey!)),
+      dedupEntryBeforeRestart,
       resultCounts: countBy(results.map(({ result }) => result.eventId)),
       callCounts: countBy(down.calls.map((call) => call.idempotencyKey!)),
       secondExitCode,
@@ -169,6 +173,21 @@ export async function crashMidStream(exactlyOnce: boolean): Promise<CrashRun> {
     throw error;
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** The keys (event ids) of the dedup changelog records written before `before`; a log without transactions, every offset a record. */
+async function changelogKeysBefore(h: Harness, before: number): Promise<Set<string>> {
+  const reader = await startTopicReader(h.config.KAFKA_BROKERS.join(','), [h.topics.fulfillmentDedup]);
+  try {
+    const admin = createKafka({ brokers: h.config.KAFKA_BROKERS, clientId: 'crash-test-changelog' }).admin();
+    await admin.connect();
+    const end = (await admin.fetchTopicOffsets(h.topics.fulfillmentDedup)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    await admin.disconnect();
+    await waitFor(() => reader.records.length >= end, { what: 'the dedup changelog read' });
+    return new Set(reader.records.filter((r) => Number(r.message.timestamp) < before && r.key !== null).map((r) => r.key as string));
+  } finally {
+    await reader.stop();
   }
 }
 

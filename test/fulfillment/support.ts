@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
 import { FulfillmentEnv, type FulfillmentConfig } from '../../services/fulfillment/config.js';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
+import { clientSettings } from '../../shared/client-settings.js';
 import { loadConfig } from '../../shared/config.js';
 import type { CognigyCallback, FulfillmentResult } from '../../shared/contracts.js';
 import { Header } from '../../shared/headers.js';
@@ -91,7 +92,8 @@ export async function startHarness(env: Record<string, string> = {}, opts: { sta
   const simulator = await startSimulator(0);
   const config = testConfig(env, simulator.url);
   const topics = topicNames(config.TOPIC_PREFIX);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'fulfillment-test' });
+  const clients = clientSettings(config, 'fulfillment-test');
+  const kafka = createKafka(clients.kafka);
   const outputTopics = [topics.results, topics.dlq, ...Array.from({ length: config.RETRY_MAX_ATTEMPTS - 1 }, (_, i) => topics.retry(i + 1))];
   // The service creates these too; created here first so the reader never auto-creates them.
   const admin = kafka.admin();
@@ -102,7 +104,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: { sta
     opts.startService === false ? undefined : await startFulfillment(config, { logger: createLogger('fulfillment', config.LOG_LEVEL) });
   if (service) await waitFor(async () => (await fetch(`${service.url}/readyz`)).ok, { timeoutMs: 60_000, what: 'the consumer to join its group' });
 
-  const registry = createRegistry(config.SCHEMA_REGISTRY_URL);
+  const registry = createRegistry(clients.registry.url, clients.registry.auth);
   const callbackSerde = new TopicSerde(registry, topics.callbacks, 'CognigyCallback');
   const resultSerde = new TopicSerde(registry, topics.results, 'FulfillmentResult');
   // Once, before any parallel encode: concurrent first registrations of a subject race in the registry.

@@ -17,6 +17,7 @@ import { SessionWriterEnv } from '../../services/session-writer/config.js';
 import { loadConfig } from '../../shared/config.js';
 import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.js';
 import { CliEnv } from '../../tools/cli/config.js';
+import { localKafkaVersion } from '../../tools/infra/kafka-jars.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
@@ -117,7 +118,7 @@ function dependsOnTransitively(from: string, to: string, seen = new Set<string>(
 
 describe('docker-compose.yml', () => {
   it('runs Apache Kafka in KRaft mode, Confluent schema registry, the simulator and the services', () => {
-    expect(services.kafka?.image).toBe('apache/kafka:3.9.1');
+    expect(services.kafka?.image).toBe(`apache/kafka:${localKafkaVersion({})}`);
     expect(envOf('kafka').KAFKA_PROCESS_ROLES).toBe('broker,controller');
     expect(services['schema-registry']?.image).toMatch(/^confluentinc\/cp-schema-registry:\d+\.\d+\.\d+$/);
     for (const name of appServices) expect(services[name], name).toBeDefined();

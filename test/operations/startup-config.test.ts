@@ -1,36 +1,13 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { AckAggregatorEnv } from '../../services/ack-aggregator/config.js';
-import { FulfillmentEnv } from '../../services/fulfillment/config.js';
-import { IngressEnv } from '../../services/ingress/config.js';
-import { SessionWriterEnv } from '../../services/session-writer/config.js';
-import { ConfigError, loadConfig } from '../../shared/config.js';
-import { CliEnv, StartEnv } from '../../tools/cli/config.js';
+import { loadConfig } from '../../shared/config.js';
+import { StartEnv } from '../../tools/cli/config.js';
+import { configError, configurations } from '../support/configurations.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-
-/** The smallest environment each configuration accepts. */
-const configurations: [string, z.ZodType, Record<string, string>][] = [
-  ['ingress', IngressEnv, { COGNIGY_WEBHOOK_SECRETS: 's' }],
-  ['fulfillment', FulfillmentEnv, {}],
-  ['ack aggregator', AckAggregatorEnv, { COGNIGY_CLIENT_ID: 'id', COGNIGY_CLIENT_SECRET: 'secret' }],
-  ['session writer', SessionWriterEnv, { SESSION_WRITER_ENABLED: 'true', COGNIGY_API_KEY: 'key' }],
-  ['operations CLI', CliEnv, {}],
-];
-
-function configError(load: () => unknown): string {
-  try {
-    load();
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('topic settings the broker would refuse', () => {
   it.each(configurations)('stop the %s at configuration, in one line naming the variable', (_name, schema, minimal) => {

@@ -8,7 +8,8 @@ import { startLocalPipeline, type LocalPipeline } from '../../tools/cli/local-pi
 import { startKafkaBroker, type KafkaBroker } from '../../tools/infra/launcher.js';
 import { postSigned } from '../ingress/support.js';
 import { testInfra } from '../support/infra-env.js';
-import { committedToEnd } from '../support/offsets.js';
+import { committedToEnd, lagReport } from '../support/offsets.js';
+import { startTopicReader } from '../support/topic-reader.js';
 import { uniqueName, waitFor } from '../support/wait.js';
 
 /**
@@ -121,6 +122,24 @@ function watchForDeaths() {
   };
 }
 
+/** Where the given event ids are on the topics: each record carrying one, with its position and headers. */
+async function whereAre(eventIds: string[], topicList: string[]): Promise<string> {
+  const reader = await startTopicReader(broker.brokers, topicList);
+  try {
+    const ends = await Promise.all(topicList.map(async (t) => (await admin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0)));
+    const total = ends.reduce((a, b) => a + b, 0);
+    await waitFor(() => reader.records.length >= total, { timeoutMs: 20_000, what: 'the topics read' }).catch(() => undefined);
+    return eventIds
+      .map((id) => {
+        const seen = reader.records.filter((r) => r.headers['event-id'] === id || r.key?.startsWith(id));
+        return `${id.slice(0, 12)}: ${seen.map((r) => `${r.topic.split('.').slice(-2).join('.')}[${r.partition}]@${r.offset} ${JSON.stringify(r.headers)}`).join(' | ') || 'nowhere'}`;
+      })
+      .join(' ;; ');
+  } finally {
+    await reader.stop();
+  }
+}
+
 /** The services whose /readyz does not answer 200. */
 async function unready(pipeline: LocalPipeline): Promise<string[]> {
   const probes = { ingress: pipeline.ingress.adminUrl, fulfillment: pipeline.fulfillment.url, acks: pipeline.acks.url, sessions: pipeline.sessions?.url };
@@ -207,8 +226,19 @@ describe.each([
 
       const cognigy = running.simulator.cognigy;
       const unacknowledged = () => [...traffic.accepted].filter((id) => !cognigy.acknowledged.has(id));
-      await waitFor(() => unacknowledged().length === 0, { timeoutMs: 60_000, intervalMs: 250, what: 'every accepted callback acknowledged' }).catch((error: Error) => {
-        throw new Error(`${error.message}: ${unacknowledged().length} of ${traffic.accepted.size} not acknowledged; fatal: ${deaths.fatal.join('; ')}; escaped: ${deaths.escaped.join('; ')}`);
+      await waitFor(() => unacknowledged().length === 0, { timeoutMs: 60_000, intervalMs: 250, what: 'every accepted callback acknowledged' }).catch(async (error: Error) => {
+        // Where the missing ones are held: the groups' uncommitted partitions and the stages' counts.
+        const retries = Array.from({ length: 3 }, (_, i) => topics.retry(i + 1));
+        const held = [
+          `fulfillment lag: ${(await lagReport(admin, groups.fulfillment, [topics.callbacks, ...retries]).catch((e: unknown) => [String(e)])).join(', ') || 'none'}`,
+          `aggregator lag: ${(await lagReport(admin, groups.acks, [topics.results]).catch((e: unknown) => [String(e)])).join(', ') || 'none'}`,
+          `summary: ${JSON.stringify(await running.summary())}`,
+          `not ready: ${(await unready(running)).join(', ') || 'none'}`,
+          `found: ${await whereAre(unacknowledged().slice(0, 5), [topics.callbacks, ...retries, topics.results, topics.dlq, topics.fulfillmentDedup, topics.acksDedup])}`,
+        ];
+        throw new Error(
+          `${error.message}: ${unacknowledged().length} of ${traffic.accepted.size} not acknowledged; fatal: ${deaths.fatal.join('; ')}; escaped: ${deaths.escaped.join('; ')}; ${held.join('; ')}`,
+        );
       });
       // A repeat can still be on its way until fulfillment has committed every callback and the
       // aggregator every result (each commits only after passing a record on).

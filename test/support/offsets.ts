@@ -14,3 +14,17 @@ export async function committedToEnd(admin: Admin, groupId: string, topics: stri
     partitions.every((end) => Number(end.high) === 0 || offsetOf.get(`${topic}/${end.partition}`) === Number(end.high)),
   );
 }
+
+/** Each partition of `topics` the group has not committed to its end, as `topic[partition] committed/high`. */
+export async function lagReport(admin: Admin, groupId: string, topics: string[]): Promise<string[]> {
+  const [committed, ends] = await Promise.all([
+    admin.fetchOffsets({ groupId, topics }),
+    Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))),
+  ]);
+  const offsetOf = new Map(committed.flatMap(({ topic, partitions }) => partitions.map((p) => [`${topic}/${p.partition}`, Number(p.offset)])));
+  return ends.flatMap(({ topic, partitions }) =>
+    partitions
+      .filter((end) => Number(end.high) > 0 && offsetOf.get(`${topic}/${end.partition}`) !== Number(end.high))
+      .map((end) => `${topic}[${end.partition}] ${offsetOf.get(`${topic}/${end.partition}`)}/${end.high}`),
+  );
+}

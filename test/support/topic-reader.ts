@@ -1,4 +1,4 @@
-import { createKafka, type Consumer, type KafkaMessage } from '../../shared/kafka.js';
+import { createKafka, type Consumer, type KafkaMessage, type KafkaSecurity } from '../../shared/kafka.js';
 import { headersToStrings } from '../../shared/headers.js';
 import { uniqueName } from './wait.js';
 
@@ -19,9 +19,9 @@ export interface ReadRecord {
 export async function startTopicReader(
   brokers: string,
   topics: string[],
-  opts: { readCommitted?: boolean } = {},
+  opts: { readCommitted?: boolean; security?: KafkaSecurity } = {},
 ): Promise<{ records: ReadRecord[]; stop(): Promise<void> }> {
-  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'test-reader' });
+  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'test-reader', ...opts.security });
   const consumer: Consumer = kafka.consumer({
     groupId: uniqueName('test-reader'),
     readUncommitted: !opts.readCommitted,

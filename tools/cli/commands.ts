@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { pino } from 'pino';
+import { clientSettings, connectAdmin, registryAuth } from '../../shared/client-settings.js';
 import { ConfigError, loadConfig } from '../../shared/config.js';
 import { createKafka, type Admin, type KafkaClient } from '../../shared/kafka.js';
 import type { Logger } from '../../shared/logging.js';
@@ -203,13 +204,12 @@ export async function runCli(
   }
 
   const owned = opts.clients === undefined;
-  const kafka =
-    opts.clients?.kafka ??
-    createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'cognigy-ops-cli', logger: clientLogger(config.LOG_LEVEL) });
+  const settings = clientSettings(config, 'cognigy-ops-cli').kafka;
+  const kafka = opts.clients?.kafka ?? createKafka({ ...settings, logger: clientLogger(config.LOG_LEVEL) });
   const admin = opts.clients?.admin ?? kafka.admin();
   return reported(name, config, err, async () => {
     try {
-      if (owned) await admin.connect();
+      if (owned) await connectAdmin(admin, settings);
       return await run(name, parsed.values, parsed.positionals, { config, kafka, admin, out, now: opts.now ?? Date.now });
     } finally {
       if (owned) await admin.disconnect();
@@ -277,7 +277,7 @@ async function run(name: KafkaCommand, values: Record<string, unknown>, position
     topics,
     out,
     redriveGroup: config.DLQ_REDRIVE_GROUP_ID,
-    registry: createRegistry(config.SCHEMA_REGISTRY_URL),
+    registry: createRegistry(config.SCHEMA_REGISTRY_URL, registryAuth(config)),
     now: ctx.now,
   });
   const filter = () =>

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { COGNIGY_CONTRACT } from '../../shared/cognigy/contract.js';
 import { ConfigError, commonEnv, env } from '../../shared/config.js';
+import { checkClientSecurity } from '../../shared/client-settings.js';
 import { checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { localInfraEnv } from '../infra/launcher.js';
 
@@ -35,6 +36,7 @@ export const CliEnv = z
   })
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
+    checkClientSecurity(c, ctx);
     if (c.COGNIGY_RETRY_BASE_DELAY_MS > c.COGNIGY_RETRY_MAX_DELAY_MS) {
       ctx.addIssue({ code: 'custom', path: ['COGNIGY_RETRY_MAX_DELAY_MS'], message: 'expected at least COGNIGY_RETRY_BASE_DELAY_MS' });
     }

@@ -20,13 +20,13 @@ import {
   waitFor,
 } from './process.js';
 
-// 3.0.9 is the newest release with the `all` (fast-jar) archive on Maven Central.
+// The newest 3.x release that runs on Java 17: 3.3.x is compiled for Java 21 (class file 65).
 const VERSION = '3.0.9';
 const READY_TIMEOUT_MS = 120_000;
 
 export async function ensureApicurio(log: Log): Promise<string> {
   return ensureCached(`apicurio-registry-${VERSION}`, async (dir) => {
-    log(`fetching Apicurio Registry ${VERSION} with Maven (first use only)`);
+    log(`fetching Apicurio Registry ${VERSION} with Maven (first use only, about 120 MB)`);
     // Plugin 2.8 on purpose: later versions resolve the artifact's parent pom, which Apicurio
     // never published to Central, and fail; 2.8 copies the archive without reading it.
     await runMaven(
@@ -36,6 +36,7 @@ export async function ensureApicurio(log: Log): Promise<string> {
         `-DoutputDirectory=${dir}`,
       ],
       dir,
+      log,
     );
     const archive = `apicurio-registry-app-${VERSION}-all.tar.gz`;
     await run('tar', ['-xzf', archive], dir);

@@ -8,7 +8,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lock } from 'proper-lockfile';
-import { requireCommand, run } from './process.js';
+import { type Log, MAVEN_HINT, requireCommand, run } from './process.js';
 
 /** The folder holding package.json; works from the sources (tsx) and from dist/ alike. */
 export function repoRoot(): string {
@@ -93,8 +93,64 @@ function isComplete(dir: string): boolean {
   return existsSync(join(dir, COMPLETE_MARKER));
 }
 
-/** Runs Maven in batch mode from `cwd`. */
-export async function runMaven(args: string[], cwd: string): Promise<void> {
-  requireCommand('mvn', 'install Maven and a JDK 17+, or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to existing services');
-  await run('mvn', ['-B', '-q', '-Dstyle.color=never', ...args], cwd);
+/**
+ * Runs Maven in batch mode from `cwd`. With `log`, downloads are reported every few seconds (files and
+ * megabytes so far, the file under way), since a first fetch can take minutes on a slow link.
+ */
+export async function runMaven(args: string[], cwd: string, log?: Log): Promise<void> {
+  requireCommand('mvn', MAVEN_HINT);
+  if (!log) {
+    await run('mvn', ['-B', '-q', '-Dstyle.color=never', ...args], cwd);
+    return;
+  }
+  const progress = new DownloadProgress();
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const line = progress.report();
+    if (line) log(`  ${line} (${Math.round((Date.now() - started) / 1_000)} s)`);
+  }, PROGRESS_INTERVAL_MS);
+  try {
+    await run('mvn', ['-B', '-Dstyle.color=never', ...args], cwd, (line) => progress.read(line));
+  } finally {
+    clearInterval(timer);
+  }
+  log(`  downloaded ${progress.summary()} in ${Math.round((Date.now() - started) / 1_000)} s`);
+}
+
+const PROGRESS_INTERVAL_MS = 3_000;
+const UNIT_BYTES: Record<string, number> = { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9 };
+
+/** Reads Maven's transfer lines: `Downloading from central: <url>` and `Downloaded from central: <url> (1.2 MB at 3 MB/s)`. */
+export class DownloadProgress {
+  private files = 0;
+  private bytes = 0;
+  private current: string | undefined;
+  private reported = '';
+
+  read(line: string): void {
+    const started = /Downloading from [^:]+: (\S+)/.exec(line);
+    if (started?.[1]) {
+      this.current = started[1].slice(started[1].lastIndexOf('/') + 1);
+      return;
+    }
+    const done = /Downloaded from [^:]+: \S+ \(([\d.,]+) (B|kB|KB|MB|GB)/.exec(line);
+    if (done?.[1] && done[2]) {
+      this.files += 1;
+      this.bytes += Number(done[1].replace(/,/g, '')) * (UNIT_BYTES[done[2]] ?? 1);
+      this.current = undefined;
+    }
+  }
+
+  summary(): string {
+    return `${this.files} file${this.files === 1 ? '' : 's'}, ${(this.bytes / 1e6).toFixed(1)} MB`;
+  }
+
+  /** A progress line when something changed or a download is under way; undefined otherwise. */
+  report(): string | undefined {
+    if (this.files === 0 && !this.current) return undefined;
+    const now = this.current ? `${this.summary()} so far, downloading ${this.current}` : `${this.summary()} so far`;
+    if (now === this.reported && !this.current) return undefined;
+    this.reported = now;
+    return now;
+  }
 }

@@ -2,18 +2,21 @@
  * The one entry point for "give me a Kafka broker and a schema registry".
  *
  * Choice, in order:
- *   1. KAFKA_BROKERS set: use it (and SCHEMA_REGISTRY_URL if set; otherwise a local Apicurio Registry).
+ *   1. KAFKA_BROKERS set: use it (and SCHEMA_REGISTRY_URL if set; otherwise a local Apicurio Registry),
+ *      checked with the credentials the services use (KAFKA_SSL*, KAFKA_SASL_*, SCHEMA_REGISTRY_USERNAME/PASSWORD).
  *   2. A Docker engine answers: testcontainers (apache/kafka + confluentinc/cp-schema-registry).
  *   3. Otherwise: Kafka and Apicurio Registry from jars fetched with Maven (needs only java and mvn).
  * LOCAL_INFRA=jars|testcontainers skips the Docker probe and forces 2 or 3.
  */
 import { rm } from 'node:fs/promises';
 import { z } from 'zod';
-import { loadConfig } from '../../shared/config.js';
+import { checkClientSecurity, explainAccessFailure, KafkaAccessRefused, kafkaSecurity, registryAuth } from '../../shared/client-settings.js';
+import { loadConfig, securityEnv } from '../../shared/config.js';
+import type { KafkaSecurity } from '../../shared/kafka.js';
 import { startApicurio } from './apicurio.js';
-import { JarsKafkaBroker } from './kafka-jars.js';
+import { JarsKafkaBroker, type BrokerTls, type ScramUser } from './kafka-jars.js';
 import { isAlive, killPid, type Log, waitFor } from './process.js';
-import { kafkaAnswers, registryAnswers } from './readiness.js';
+import { CredentialsRefused, kafkaAnswers, registryAnswers } from './readiness.js';
 import { dockerAvailable, removeContainers, startContainerInfra, startContainerKafkaBroker } from './testcontainers.js';
 
 export type { Log } from './process.js';
@@ -37,6 +40,8 @@ export interface InfraOptions {
 /** A broker of its own that a test can take down and bring back on the same address with the same data. */
 export interface KafkaBroker {
   brokers: string;
+  /** What a client needs to be let in: SASL with the SCRAM user and TLS trusting the broker's CA, if it has them. */
+  security: KafkaSecurity;
   /** A clean shutdown. */
   stop(): Promise<void>;
   /** A crash (SIGKILL): no clean shutdown, the data stays for `start()`. */
@@ -69,12 +74,24 @@ export async function startLocalInfra(opts: InfraOptions = {}): Promise<LocalInf
   };
 }
 
+export interface BrokerOptions extends InfraOptions {
+  /** A client listener that requires SASL/SCRAM-SHA-256 or -512 with this user (see JarsBrokerOptions.scram). */
+  scram?: ScramUser;
+  /** TLS on the client listener (see JarsBrokerOptions.tls). */
+  tls?: BrokerTls;
+}
+
 /** Always a broker of its own, also when KAFKA_BROKERS names a shared one: a test may take it down. */
-export async function startKafkaBroker(opts: InfraOptions = {}): Promise<KafkaBroker> {
-  if ((await chooseRuntime()) === 'testcontainers') return startContainerKafkaBroker(opts);
+export async function startKafkaBroker(opts: BrokerOptions = {}): Promise<KafkaBroker> {
+  // SCRAM users are added when the jars broker formats its storage, and its TLS listener reads a PEM
+  // keystore; the apache/kafka image formats its storage itself. So a secured broker always runs from
+  // the jars (Java 17+), also where a Docker engine answers.
+  const secured = opts.scram !== undefined || opts.tls !== undefined;
+  if (!secured && (await chooseRuntime()) === 'testcontainers') return { ...(await startContainerKafkaBroker(opts)), security: {} };
   const broker = await JarsKafkaBroker.launch(opts);
   return {
     brokers: broker.brokers,
+    security: broker.security,
     stop: () => broker.stop(),
     kill: () => broker.kill(),
     start: () => broker.start(),
@@ -103,17 +120,19 @@ export function chooseRuntime(): Promise<'jars' | 'testcontainers'> {
   return runtimeChoice;
 }
 
+/** The credentials of an external cluster and registry, checked like the services check them. */
+const ExternalSecurityEnv = z.object(securityEnv).superRefine(checkClientSecurity);
+
 async function useExternalKafka(kafkaBrokers: string, log: Log): Promise<LocalInfra> {
-  await waitFor(() => kafkaAnswers(kafkaBrokers), {
-    what: `the Kafka brokers in KAFKA_BROKERS (${kafkaBrokers})`,
-    timeoutMs: EXTERNAL_CHECK_TIMEOUT_MS,
-  });
+  const credentials = loadConfig(ExternalSecurityEnv);
+  const kafka = { brokers: kafkaBrokers.split(','), ...kafkaSecurity(credentials) };
+  await waitForUnlessRefused(
+    () => kafkaAnswers(kafkaBrokers, kafka).catch((error: unknown) => Promise.reject(explainAccessFailure(error, kafka))),
+    `the Kafka brokers in KAFKA_BROKERS (${kafkaBrokers})`,
+  );
   const externalRegistry = process.env.SCHEMA_REGISTRY_URL?.trim().replace(/\/+$/, '');
   if (externalRegistry) {
-    await waitFor(() => registryAnswers(externalRegistry), {
-      what: `the schema registry in SCHEMA_REGISTRY_URL (${externalRegistry})`,
-      timeoutMs: EXTERNAL_CHECK_TIMEOUT_MS,
-    });
+    await waitForUnlessRefused(() => registryAnswers(externalRegistry, registryAuth(credentials)), `the schema registry in SCHEMA_REGISTRY_URL (${externalRegistry})`);
     log(`using KAFKA_BROKERS=${kafkaBrokers} and SCHEMA_REGISTRY_URL=${externalRegistry}`);
     return { kafkaBrokers, schemaRegistryUrl: externalRegistry, runtime: 'external', stop: async () => {} };
   }
@@ -121,6 +140,26 @@ async function useExternalKafka(kafkaBrokers: string, log: Log): Promise<LocalIn
   log(`using KAFKA_BROKERS=${kafkaBrokers}; SCHEMA_REGISTRY_URL not set, starting a local registry`);
   const registry = await startApicurio({ log });
   return { kafkaBrokers, schemaRegistryUrl: registry.url, runtime: 'external', stop: registry.stop };
+}
+
+/**
+ * Polls an external service until it answers. Credentials it refuses or a certificate this client
+ * does not trust end the wait at once, since waiting does not change them; a broker that only hangs
+ * up may still be starting, so that is waited out and explained in the timeout's message.
+ */
+async function waitForUnlessRefused(check: () => Promise<boolean>, what: string): Promise<void> {
+  let refused: string | undefined;
+  await waitFor(
+    async () => {
+      try {
+        return await check();
+      } catch (error) {
+        if (error instanceof CredentialsRefused || (error instanceof KafkaAccessRefused && error.reason !== 'hung-up')) refused = error.message;
+        throw error;
+      }
+    },
+    { what, timeoutMs: EXTERNAL_CHECK_TIMEOUT_MS, failFast: () => refused },
+  );
 }
 
 /** Everything needed to find and stop infrastructure started by `infra:up` from another process. */

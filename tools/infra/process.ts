@@ -5,6 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { PrerequisiteError } from '../../shared/config.js';
 
 export type Log = (line: string) => void;
 
@@ -141,12 +142,21 @@ export function tailFile(path: string, lines = 40): string {
 }
 
 /** Runs a command to completion; on failure the error carries the command's own output. */
-export async function run(command: string, args: string[], cwd: string): Promise<string> {
+export async function run(command: string, args: string[], cwd: string, onLine?: (line: string) => void): Promise<string> {
   const output: string[] = [];
+  let partial = '';
+  const collect = (chunk: Buffer): void => {
+    const text = chunk.toString();
+    output.push(text);
+    if (!onLine) return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  };
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     child.once('error', reject);
     child.once('exit', resolve);
   });
@@ -172,11 +182,26 @@ export function isPortClash(err: unknown): boolean {
   return err instanceof Error && err.message.includes('port already in use');
 }
 
-export const JAVA_HINT = 'install a JDK 17+, or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to existing services';
+export const JAVA_HINT =
+  'install a JDK 17 or newer (Debian/Ubuntu: apt-get install default-jdk-headless; macOS: brew install openjdk@17), ' +
+  'or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to running services';
+export const MAVEN_HINT =
+  'install Maven (Debian/Ubuntu: apt-get install maven; macOS: brew install maven), needed once to fetch the Kafka ' +
+  'and schema registry jars, or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL to running services';
 
-export function requireCommand(command: string, hint: string): void {
-  const probe = spawnSync(command, ['-version'], { stdio: 'ignore' });
-  if (probe.error) throw new Error(`${command} not found on PATH: ${hint}`);
+/** The oldest Java the local broker and registry run on. */
+const MIN_JAVA = 17;
+
+/** Throws a PrerequisiteError (one line: what is missing and what to install) unless `command` runs. */
+export function requireCommand(command: 'java' | 'mvn', hint: string): void {
+  const probe = spawnSync(command, ['-version'], { encoding: 'utf8' });
+  if (probe.error) throw new PrerequisiteError(`${command} not found on PATH: ${hint}`);
+  if (command !== 'java') return;
+  // `java -version` prints e.g. `openjdk version "17.0.13" 2024-10-15` (or "1.8.0_402" before 9) on stderr.
+  const version = /version "(?:1\.)?(\d+)/.exec(`${probe.stderr}${probe.stdout}`)?.[1];
+  if (version !== undefined && Number(version) < MIN_JAVA) {
+    throw new PrerequisiteError(`java on PATH is Java ${version}, the local Kafka broker needs ${MIN_JAVA} or newer: ${hint}`);
+  }
 }
 
 export interface JavaProcess {
@@ -207,7 +232,9 @@ export function spawnJava(args: string[], opts: SpawnJavaOptions): JavaProcess {
   const child = spawn('java', args, {
     cwd: opts.cwd,
     stdio: ['ignore', fd, fd],
-    detached: opts.detached ?? false,
+    // Always a process group of its own: Ctrl-C in a terminal signals the whole foreground group, and
+    // the broker must outlive the services that are still draining into it (npm start stops them first).
+    detached: true,
   });
   closeSync(fd);
   let status: string | undefined;

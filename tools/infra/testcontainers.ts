@@ -4,9 +4,11 @@
  */
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers';
 import { freePort, type Log, waitFor } from './process.js';
+import { localKafkaVersion } from './kafka-jars.js';
 import { kafkaAnswers } from './readiness.js';
 
-const KAFKA_IMAGE = 'apache/kafka:3.9.1';
+// The same release as the jars path (tools/infra/pom.xml); LOCAL_KAFKA_VERSION picks another.
+const KAFKA_IMAGE = `apache/kafka:${localKafkaVersion()}`;
 const SCHEMA_REGISTRY_IMAGE = 'confluentinc/cp-schema-registry:7.9.0';
 const READY_TIMEOUT_MS = 180_000; // includes a first image pull
 
