@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+const RESULTS = '.cache/test-results.json';
+
 export default defineConfig({
   test: {
     // Real broker round trips (group joins, transactions) on a 2-core CI machine are slow, not broken.
@@ -10,8 +12,9 @@ export default defineConfig({
     pool: 'forks',
     // Two test files at a time: the JVM broker and registry need the remaining CPU.
     maxWorkers: 2,
-    // `json` gives .ci/run a machine-readable summary (numPassedTests / numFailedTests).
-    reporters: ['default', ['json', { outputFile: '.cache/test-results.json' }]],
+    // `json` gives .ci/run a machine-readable summary (numPassedTests / numFailedTests); the stall
+    // reporter names files that run on and ends a run that every file finished but vitest did not.
+    reporters: ['default', ['json', { outputFile: RESULTS }], ['./test/support/stall-reporter.ts', { outputFile: RESULTS }]],
     projects: [
       {
         // `npm run test:unit`: no broker, registry or Java needed.

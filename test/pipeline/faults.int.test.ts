@@ -233,9 +233,13 @@ describe.each(DELIVERY_MODES)('under steady load ($mode)', ({ mode, exactlyOnce 
 
     // Every request that reached an ingress was answered 202, also those in flight as it stopped;
     // only while it was out of the rotation were requests refused, as a load balancer would see it.
-    expect(outcomesIn(load, 'steady'), 'answers while the ingress was in the rotation').toEqual({ '2xx': expect.any(Number) });
+    // A request that went out on a kept-alive connection as the stopping ingress closed it never
+    // reached it: the client sends it again (`retried`), and that attempt is counted as well.
+    const steady = outcomesIn(load, 'steady');
+    expect(Object.keys(steady).filter((outcome) => outcome !== '2xx' && outcome !== 'retried'), 'answers while the ingress was in the rotation').toEqual([]);
+    expect(steady['2xx']).toBeGreaterThan(0);
     const whileOut = outcomesIn(load, 'ingress out');
-    expect(Object.keys(whileOut).filter((outcome) => outcome !== 'refused' && outcome !== '2xx'), 'answers while the ingress was out').toEqual([]);
+    expect(Object.keys(whileOut).filter((outcome) => !['refused', '2xx', 'retried'].includes(outcome)), 'answers while the ingress was out').toEqual([]);
     // Redeliveries that the new ingress could not recognise reached the stages twice, and were dropped there.
     const twice = await w.writtenTwice();
     expect(twice.length, 'callbacks written twice').toBeGreaterThan(0);

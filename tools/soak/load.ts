@@ -12,8 +12,14 @@ export interface Target {
   port: number;
 }
 
-export type AttemptOutcome = '2xx' | '4xx' | '5xx' | 'refused' | 'reset' | 'timeout' | 'error';
-export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = ['2xx', '4xx', '5xx', 'refused', 'reset', 'timeout', 'error'];
+/**
+ * `retried`: the ingress closed a reused keep-alive connection as the request went out on it (it
+ * was stopping), so the request is sent again at once on a new connection to an instance in the
+ * rotation, as node's documentation advises a client to do and a load balancer does; the second
+ * attempt is counted on its own.
+ */
+export type AttemptOutcome = '2xx' | '4xx' | '5xx' | 'refused' | 'reset' | 'retried' | 'timeout' | 'error';
+export const ATTEMPT_OUTCOMES: readonly AttemptOutcome[] = ['2xx', '4xx', '5xx', 'refused', 'reset', 'retried', 'timeout', 'error'];
 
 export interface LoadSettings {
   runId: string;
@@ -121,7 +127,7 @@ export class LoadGenerator {
     this.send(callback, other ?? first, performance.now());
   }
 
-  private send(callback: SignedCallback, target: Target | undefined, scheduledAt: number): void {
+  private send(callback: SignedCallback, target: Target | undefined, scheduledAt: number, isRetry = false): void {
     const phase = this.s.phase();
     if (target === undefined) {
       this.count(phase, 'refused');
@@ -158,7 +164,14 @@ export class LoadGenerator {
       },
     );
     req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
-    req.once('error', (error: NodeJS.ErrnoException) => finish(classify(undefined, error)));
+    req.once('error', (error: NodeJS.ErrnoException) => {
+      if (req.reusedSocket && error.code === 'ECONNRESET' && !isRetry) {
+        finish('retried');
+        this.send(callback, this.nextTarget(), scheduledAt, true);
+        return;
+      }
+      finish(classify(undefined, error));
+    });
     req.end(callback.body);
   }
 
