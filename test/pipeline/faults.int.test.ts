@@ -244,7 +244,7 @@ describe.each(DELIVERY_MODES)('under steady load ($mode)', ({ mode, exactlyOnce 
     const twice = await w.writtenTwice();
     expect(twice.length, 'callbacks written twice').toBeGreaterThan(0);
     console.log(
-      `[faults ${mode}] rolling restart: ${took.join(', ')}; refused while the ingress was out ${whileOut.refused ?? 0}; ` +
+      `[faults ${mode}] rolling restart: ${took.join(', ')}; refused while the ingress was out ${whileOut.refused ?? 0}; sent again after a closed kept-alive connection ${(steady.retried ?? 0) + (whileOut.retried ?? 0)}; ` +
         `${load.redeliveries} redeliveries, ${twice.length} callbacks written twice; accepted ${counts.accepted}, ` +
         `acknowledged ${counts.acknowledged} (each once), ${counts.duplicateResults} events with two results`,
     );
