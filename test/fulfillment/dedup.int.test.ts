@@ -4,7 +4,7 @@ import { Header } from '../../shared/headers.js';
 import { createKafka } from '../../shared/kafka.js';
 import { createLogger } from '../../shared/logging.js';
 import { REPLAY_HEADER } from '../../shared/stage/dedup-store.js';
-import { replay } from '../../tools/cli/replay.js';
+import { replay } from '../../shared/operations/replay.js';
 import { waitFor } from '../support/wait.js';
 import { makeCallback, startHarness, type Harness } from './support.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../tools/cli/commands.js';
-import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { captureOut, ExitCode } from '../../shared/operations/output.js';
 
 /** The dispatcher stops before any Kafka connection on these paths, so no broker is needed. */
 async function cli(argv: string[], env: Record<string, string> = {}) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { topicNames } from '../../shared/topics.js';
-import { matches, newestFirst, parseDlqFilter, type DeadLetterRecord, type DlqFilter } from '../../tools/cli/dlq-filter.js';
+import { matches, newestFirst, parseDlqFilter, type DeadLetterRecord, type DlqFilter } from '../../shared/operations/dlq-filter.js';
 import {
   decodeProgress,
   encodeProgress,
@@ -8,7 +8,7 @@ import {
   planRedrive,
   redriveDecision,
   type PartitionProgress,
-} from '../../tools/cli/dlq-redrive-plan.js';
+} from '../../shared/operations/dlq-redrive-plan.js';
 
 const topics = topicNames('p.');
 const NOW = 1_700_000_000_000;

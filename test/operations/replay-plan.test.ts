@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideReplay, formatPlan, parseReplayTarget, planReplay, REPLAY_EXIT } from '../../tools/cli/replay-plan.js';
-import { parseDateTime, parseDuration, parseInstant, UsageError } from '../../tools/cli/time-spec.js';
+import { decideReplay, formatPlan, parseReplayTarget, planReplay, REPLAY_EXIT } from '../../shared/operations/replay-plan.js';
+import { parseDateTime, parseDuration, parseInstant, UsageError } from '../../shared/operations/time-spec.js';
 
 const parse = { dateTime: parseDateTime, duration: parseDuration };
 

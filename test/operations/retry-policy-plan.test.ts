@@ -11,7 +11,7 @@ import {
   type PolicyFlagValues,
   type Webhook,
 } from '../../tools/cli/retry-policy-plan.js';
-import { UsageError } from '../../tools/cli/time-spec.js';
+import { UsageError } from '../../shared/operations/time-spec.js';
 
 const flags: PolicyFlagValues = {
   'max-attempts': '5',

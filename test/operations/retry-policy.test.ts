@@ -4,7 +4,7 @@ import { SIMULATOR_CREDENTIALS } from '../../services/cognigy-simulator/cognigy-
 import { SEEDED_POLICY } from '../../services/cognigy-simulator/webhooks-api.js';
 import type { FetchLike } from '../../shared/cognigy/auth.js';
 import { runCli } from '../../tools/cli/commands.js';
-import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { captureOut, ExitCode } from '../../shared/operations/output.js';
 import { ContractCheck } from '../support/cognigy-contract.js';
 
 /**

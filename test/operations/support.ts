@@ -2,7 +2,7 @@ import { FulfillmentEnv, type FulfillmentConfig } from '../../services/fulfillme
 import { loadConfig } from '../../shared/config.js';
 import type { CognigyCallback } from '../../shared/contracts.js';
 import { createKafka, type Admin, type KafkaClient } from '../../shared/kafka.js';
-import { captureOut } from '../../tools/cli/output.js';
+import { captureOut } from '../../shared/operations/output.js';
 import { testInfra } from '../support/infra-env.js';
 import { uniqueName } from '../support/wait.js';
 

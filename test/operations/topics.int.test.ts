@@ -4,7 +4,7 @@ import { ConfigResourceTypes, createIdempotentProducer } from '../../shared/kafk
 import { topicCatalog, topicSettingsFromEnv, type CatalogTopic } from '../../shared/topic-catalog.js';
 import { CliEnv } from '../../tools/cli/config.js';
 import { runCli } from '../../tools/cli/commands.js';
-import { captureOut, ExitCode } from '../../tools/cli/output.js';
+import { captureOut, ExitCode } from '../../shared/operations/output.js';
 import { describeTopics, topicsDescribe, topicsEnsure } from '../../tools/cli/topics.js';
 import { waitFor } from '../support/wait.js';
 import { opsFixture, type OpsFixture } from './support.js';

@@ -14,7 +14,7 @@ import { createRegistry, TopicSerde } from '../../shared/serde.js';
 import { topicNames } from '../../shared/topics.js';
 import { runCli } from '../../tools/cli/commands.js';
 import { startLocalPipeline } from '../../tools/cli/local-pipeline.js';
-import { captureOut } from '../../tools/cli/output.js';
+import { captureOut } from '../../shared/operations/output.js';
 import { startKafkaBroker, startLocalInfra, type KafkaBroker } from '../../tools/infra/launcher.js';
 import { postSigned } from '../ingress/support.js';
 import { testInfra } from '../support/infra-env.js';

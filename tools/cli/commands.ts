@@ -9,14 +9,14 @@ import { topicCatalog, topicSettingsFromEnv } from '../../shared/topic-catalog.j
 import { topicNames } from '../../shared/topics.js';
 import type { FetchLike } from '../../shared/cognigy/auth.js';
 import { CliEnv, requireCognigyCredentials, type CliConfig } from './config.js';
-import { dlqList, dlqRedrive, dlqShow, type DlqContext } from './dlq.js';
-import { parseDlqFilter, parsePosition } from './dlq-filter.js';
-import { ExitCode, println, type Out } from './output.js';
-import { replay, type DedupEffect } from './replay.js';
-import { parseReplayTarget } from './replay-plan.js';
+import { dlqList, dlqRedrive, dlqShow, type DlqContext } from '../../shared/operations/dlq.js';
+import { parseDlqFilter, parsePosition } from '../../shared/operations/dlq-filter.js';
+import { ExitCode, println, type Out } from '../../shared/operations/output.js';
+import { replay, type DedupEffect } from '../../shared/operations/replay.js';
+import { parseReplayTarget } from '../../shared/operations/replay-plan.js';
 import { retryPolicyApply, retryPolicyList, webhooksClientOf } from './retry-policy.js';
 import { desiredPolicy, type Selection } from './retry-policy-plan.js';
-import { parseDateTime, parseDuration, parseInstant, UsageError } from './time-spec.js';
+import { parseDateTime, parseDuration, parseInstant, UsageError } from '../../shared/operations/time-spec.js';
 import { topicsDescribe, topicsEnsure } from './topics.js';
 
 const USAGE: Record<string, string> = {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { scheduleIssues, toWebhookRetryPolicy, type RetrySchedule, type WebhookRetryPolicy } from '../../shared/retry-policy-rules.js';
-import { ExitCode, table } from './output.js';
-import { UsageError } from './time-spec.js';
+import { ExitCode, table } from '../../shared/operations/output.js';
+import { UsageError } from '../../shared/operations/time-spec.js';
 
 /**
  * The decisions of `retry-policy`, free of I/O: the desired policy from the flags (through the

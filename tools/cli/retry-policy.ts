@@ -2,7 +2,7 @@ import { oauthClientOf, type FetchLike } from '../../shared/cognigy/auth.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { WebhookRetryPolicy } from '../../shared/retry-policy-rules.js';
 import { requireCognigyCredentials, type CliConfig } from './config.js';
-import { ExitCode, println, type Out } from './output.js';
+import { ExitCode, println, type Out } from '../../shared/operations/output.js';
 import { WebhooksClient } from './retry-policy-client.js';
 import {
   APPLY_EXIT,

@@ -1,8 +1,8 @@
 import { ConstantBackoff, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { ConfigResourceTypes, ConfigSource, ensureTopics, type Admin } from '../../shared/kafka.js';
 import type { CatalogTopic } from '../../shared/topic-catalog.js';
-import { ExitCode, println, table, type Out } from './output.js';
-import { describeGroup } from './replay.js';
+import { ExitCode, println, table, type Out } from '../../shared/operations/output.js';
+import { describeGroup } from '../../shared/operations/replay.js';
 import { checkTopic, mergedOverrides, type ActualTopic, type TopicCheck } from './topic-drift.js';
 
 /**

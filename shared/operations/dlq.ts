@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createTransactionalProducer, type Admin, type KafkaClient } from '../../shared/kafka.js';
-import { decodeAny, type SchemaRegistryClient } from '../../shared/serde.js';
-import { readTopicRange } from '../../shared/stage/topic-reader.js';
-import type { TopicNames } from '../../shared/topics.js';
+import { createTransactionalProducer, type Admin, type KafkaClient } from '../kafka.js';
+import { decodeAny, type SchemaRegistryClient } from '../serde.js';
+import { readTopicRange } from '../stage/topic-reader.js';
+import type { TopicNames } from '../topics.js';
 import {
   formatList,
   isFiltered,

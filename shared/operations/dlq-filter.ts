@@ -1,5 +1,5 @@
-import { Header } from '../../shared/headers.js';
-import type { ConsumedRecord } from '../../shared/stage/records.js';
+import { Header } from '../headers.js';
+import type { ConsumedRecord } from '../stage/records.js';
 import { table } from './output.js';
 import { formatAge, UsageError } from './time-spec.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createIdempotentProducer, type Admin, type KafkaClient } from '../../shared/kafka.js';
-import { resetMarkerRecord } from '../../shared/stage/dedup-store.js';
-import { byTopic } from '../../shared/stage/records.js';
+import { createIdempotentProducer, type Admin, type KafkaClient } from '../kafka.js';
+import { resetMarkerRecord } from '../stage/dedup-store.js';
+import { byTopic } from '../stage/records.js';
 import { println, type Out } from './output.js';
 import {
   REPLAY_EXIT,

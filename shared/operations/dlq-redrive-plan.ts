@@ -1,5 +1,5 @@
-import { Header } from '../../shared/headers.js';
-import type { TopicNames } from '../../shared/topics.js';
+import { Header } from '../headers.js';
+import type { TopicNames } from '../topics.js';
 import { matches, type DeadLetterRecord, type DlqFilter } from './dlq-filter.js';
 
 /**
