@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { DedupWindow } from '../dedup-window.js';
-import { errorMessage } from '../errors.js';
-import type { Admin, Consumer, KafkaClient } from '../kafka.js';
+import type { Admin, KafkaClient } from '../kafka.js';
 import type { Logger } from '../logging.js';
 import { Gauge, type Registry } from '../metrics.js';
 import type { OutRecord } from './records.js';
-import { COORDINATOR_WAIT_MS, crashAction, type StageKit } from './stage.js';
+import type { StageKit } from './stage.js';
+import { TopicFollower } from './topic-follower.js';
 
 /** Header marking a changelog record that resets a partition's state (written by `replay --execute`). */
 export const RESET_HEADER = 'dedup-reset';
@@ -160,22 +159,23 @@ export class DedupState {
  * are deleted, compaction keeps one record per key in the rest).
  */
 export class DedupStore extends DedupState {
-  /** Changelog partition -> the next offset the reader will look at. */
-  private readonly readTo = new Map<number, number>();
-  private readonly reader: Consumer;
-  private readerError: unknown;
-  private stopping = false;
-  private startAgain: NodeJS.Timeout | undefined;
+  private readonly reader: TopicFollower;
+  private readonly restoreTimeoutMs: number;
 
-  constructor(private readonly settings: DedupStoreSettings) {
+  constructor(settings: DedupStoreSettings) {
     super(settings);
-    // Never committed: an empty group is removed by the broker once this instance is gone.
-    this.reader = settings.kafka.consumer({
-      groupId: `${settings.groupId}.dedup-reader.${randomUUID()}`,
-      ...(settings.membership ? { sessionTimeout: settings.membership.sessionTimeoutMs, heartbeatInterval: settings.membership.heartbeatIntervalMs } : {}),
-      maxWaitTimeInMs: 250,
-      readUncommitted: false,
-      allowAutoTopicCreation: false,
+    this.restoreTimeoutMs = settings.restoreTimeoutMs ?? 120_000;
+    this.reader = new TopicFollower({
+      kafka: settings.kafka,
+      admin: settings.admin,
+      logger: settings.logger,
+      topic: settings.topic,
+      groupPrefix: `${settings.groupId}.dedup-reader`,
+      membership: settings.membership,
+      onFatal: settings.onFatal,
+      onRecords: (records) => {
+        for (const r of records) this.apply(r.partition, r.key?.toString() ?? '', r.value, r.headers[RESET_HEADER] !== undefined, r.timestamp);
+      },
     });
     if (settings.registry !== undefined) {
       const size = () => this.size;
@@ -190,65 +190,20 @@ export class DedupStore extends DedupState {
     }
   }
 
-  async start(): Promise<void> {
-    const { reader, settings } = this;
-    reader.on(reader.events.END_BATCH_PROCESS, ({ payload }) => {
-      const next = Number(payload.lastOffset) + 1;
-      if (next > (this.readTo.get(payload.partition) ?? 0)) this.readTo.set(payload.partition, next);
-    });
-    reader.on(reader.events.CRASH, ({ payload }) => {
-      if (this.stopping) return;
-      const action = crashAction(payload.error, payload.restart);
-      if (action === 'give up') {
-        this.readerError = payload.error;
-        settings.onFatal(payload.error);
-        return;
-      }
-      settings.logger.warn({ err: errorMessage(payload.error), topic: settings.topic, action }, 'dedup changelog reader crashed; it starts again');
-      // The same policy as the stage's consumer: a group coordinator not found yet is a broker starting.
-      if (action === 'start again') {
-        this.startAgain = setTimeout(() => void this.run().catch((error: unknown) => settings.onFatal(error)), COORDINATOR_WAIT_MS);
-      }
-    });
-    await reader.connect();
-    await reader.subscribe({ topics: [settings.topic], fromBeginning: true });
-    await this.run();
+  start(): Promise<void> {
+    return this.reader.start();
   }
 
-  private run(): Promise<void> {
-    return this.reader.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          this.apply(batch.partition, message.key?.toString() ?? '', message.value, message.headers?.[RESET_HEADER] !== undefined, Number(message.timestamp));
-        }
-      },
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    clearTimeout(this.startAgain);
-    await this.reader.disconnect();
+  stop(): Promise<void> {
+    return this.reader.stop();
   }
 
   /**
    * Resolves once the reader has read every partition of the changelog up to its end offset as
    * of this call: everything written before (and committed, under transactions) is then known.
    */
-  async restored(): Promise<void> {
-    const { settings } = this;
-    const ends = await settings.admin.fetchTopicOffsets(settings.topic);
-    const timeoutMs = settings.restoreTimeoutMs ?? 120_000;
-    const deadline = Date.now() + timeoutMs;
-    const behind = () => ends.filter(({ partition, high }) => (this.readTo.get(partition) ?? 0) < Number(high));
-    for (let wait = 10; behind().length > 0; wait = Math.min(wait * 2, 200)) {
-      if (this.readerError !== undefined) throw this.readerError;
-      if (Date.now() > deadline) {
-        throw new Error(`dedup changelog ${settings.topic} not read to its end within ${timeoutMs} ms (partitions ${behind().map((e) => e.partition).join(', ')})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
+  restored(): Promise<void> {
+    return this.reader.caughtUp(this.restoreTimeoutMs);
   }
 }
 
