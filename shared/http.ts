@@ -56,7 +56,8 @@ function closeServer(server: Server): Promise<void> {
 /**
  * `/healthz` (the process does its work: a supervisor restarts it on 503), `/readyz` (its
  * dependencies are usable right now), `/metrics`, which carries the same readiness as
- * `service_ready`.
+ * `service_ready`, and `/metrics.json`, the same samples as prom-client's JSON (what the operator
+ * console reads, so it needs no exposition-format parser).
  */
 export function mountOperationalRoutes(app: Express, opts: { registry: Registry; ready: () => boolean; live?: () => boolean }): void {
   trackReadiness(opts.registry, opts.ready);
@@ -70,5 +71,8 @@ export function mountOperationalRoutes(app: Express, opts: { registry: Registry;
   });
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.type(opts.registry.contentType).send(await opts.registry.metrics());
+  });
+  app.get('/metrics.json', async (_req: Request, res: Response) => {
+    res.json(await opts.registry.getMetricsAsJSON());
   });
 }

@@ -111,6 +111,11 @@ export class DownstreamClient {
     }
   }
 
+  /** When an open breaker lets a trial call through (epoch ms); undefined unless open. */
+  get trialAt(): number | undefined {
+    return this.state === 'open' ? this.openedAt + this.settings.halfOpenAfterMs : undefined;
+  }
+
   /** `true` when the breaker opens, `false` when a trial is due or it closed again. */
   onBlocked(listener: (blocked: boolean) => void): void {
     this.blockedListeners.push(listener);

@@ -47,6 +47,11 @@ export function fulfillmentMetrics(registry: Registry, buffered: () => number = 
       help: 'Downstream circuit breaker: 0 closed, 1 half-open, 2 open',
       registers,
     }),
+    breakerTrialAt: new Gauge({
+      name: 'fulfillment_breaker_half_open_at_seconds',
+      help: 'When the open breaker lets a trial call through (Unix time); 0 unless open',
+      registers,
+    }),
     inFlight: new Gauge({ name: 'fulfillment_in_flight', help: 'Records started and not finished (calling, waiting for a call slot or the breaker, writing)', registers }),
     buffered: new Gauge({
       name: 'fulfillment_buffered',
@@ -72,6 +77,10 @@ const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
 /** Call latencies and the breaker state of the downstream client, from its events. */
 export function watchDownstream(metrics: FulfillmentMetrics, downstream: DownstreamClient): void {
   downstream.onCall((outcome, seconds) => metrics.downstreamLatency.observe({ outcome }, seconds));
-  downstream.onStateChange((state) => metrics.breakerState.set(BREAKER_GAUGE[state]));
-  metrics.breakerState.set(BREAKER_GAUGE[downstream.state]);
+  const show = (state: BreakerState) => {
+    metrics.breakerState.set(BREAKER_GAUGE[state]);
+    metrics.breakerTrialAt.set((downstream.trialAt ?? 0) / 1000);
+  };
+  downstream.onStateChange(show);
+  show(downstream.state);
 }

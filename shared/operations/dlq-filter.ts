@@ -53,6 +53,10 @@ export interface DlqFilter {
   since?: number;
   /** Dead-lettered before (epoch ms). */
   until?: number;
+  /** Cognigy sessions (the record key). */
+  sessions?: string[];
+  /** Single dead letters as `partition:offset` (a selection in the console). */
+  positions?: string[];
 }
 
 export function parseDlqFilter(
@@ -76,7 +80,9 @@ export function isFiltered(filter: DlqFilter): boolean {
   return (
     filter.reasons.length + filter.errorClasses.length + filter.originalTopics.length > 0 ||
     filter.since !== undefined ||
-    filter.until !== undefined
+    filter.until !== undefined ||
+    (filter.sessions?.length ?? 0) > 0 ||
+    (filter.positions?.length ?? 0) > 0
   );
 }
 
@@ -87,7 +93,9 @@ export function matches(record: DeadLetterRecord, filter: DlqFilter): boolean {
     oneOf(filter.errorClasses, record.headers[Header.errorClass]) &&
     oneOf(filter.originalTopics, record.headers[Header.originalTopic]) &&
     (filter.since === undefined || record.timestamp >= filter.since) &&
-    (filter.until === undefined || record.timestamp < filter.until)
+    (filter.until === undefined || record.timestamp < filter.until) &&
+    oneOf(filter.sessions ?? [], record.key?.toString()) &&
+    oneOf(filter.positions ?? [], `${record.partition}:${record.offset}`)
   );
 }
 

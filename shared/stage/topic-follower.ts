@@ -14,8 +14,8 @@ export interface TopicFollowerSettings {
   groupPrefix: string;
   /** Where each partition starts; every partition from its beginning when absent. */
   startAt?: () => Promise<ReadonlyMap<number, number>>;
-  /** The records of one fetched batch of one partition, in log order. */
-  onRecords: (records: ConsumedRecord[]) => void;
+  /** The records of one fetched batch of one partition, in log order; the next batch waits for it. */
+  onRecords: (records: ConsumedRecord[]) => void | Promise<void>;
   /** kafkajs gave up on the consumer. */
   onFatal: (error: unknown) => void;
   membership?: StageKit['membership'];
@@ -73,7 +73,7 @@ export class TopicFollower {
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         const records = batch.messages.map((message) => toConsumedRecord(this.settings.topic, batch.partition, message));
-        if (records.length > 0) this.settings.onRecords(records);
+        if (records.length > 0) await this.settings.onRecords(records);
       },
     });
     // Seeks apply once the partitions are assigned; a restart continues where reading stopped.

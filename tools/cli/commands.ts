@@ -12,7 +12,7 @@ import { CliEnv, requireCognigyCredentials, type CliConfig } from './config.js';
 import { dlqList, dlqRedrive, dlqShow, type DlqContext } from '../../shared/operations/dlq.js';
 import { parseDlqFilter, parsePosition } from '../../shared/operations/dlq-filter.js';
 import { ExitCode, println, type Out } from '../../shared/operations/output.js';
-import { replay, type DedupEffect } from '../../shared/operations/replay.js';
+import { dedupEffectOf, replay } from '../../shared/operations/replay.js';
 import { parseReplayTarget } from '../../shared/operations/replay-plan.js';
 import { retryPolicyApply, retryPolicyList, webhooksClientOf } from './retry-policy.js';
 import { desiredPolicy, type Selection } from './retry-policy-plan.js';
@@ -296,12 +296,7 @@ async function run(name: KafkaCommand, values: Record<string, unknown>, position
         ctx.now(),
         { dateTime: parseDateTime, duration: parseDuration },
       );
-      const fulfillmentInputs = [topics.callbacks, ...Array.from({ length: config.RETRY_MAX_ATTEMPTS - 1 }, (_, i) => topics.retry(i + 1))];
-      const dedup: DedupEffect | undefined = fulfillmentInputs.includes(topic)
-        ? { kind: 'reset', changelog: topics.fulfillmentDedup, kafka: ctx.kafka }
-        : topic === topics.results
-          ? { kind: 'kept', window: 'ACK_DEDUP_WINDOW_S (600 s by default)' }
-          : undefined;
+      const dedup = dedupEffectOf(topic, topics, config.RETRY_MAX_ATTEMPTS, ctx.kafka);
       return (await replay(admin, { group, topic, target, execute: flag('execute'), json: flag('json'), dedup }, out)).exitCode;
     }
     case 'dlq list': {
