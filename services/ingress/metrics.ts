@@ -47,6 +47,11 @@ export function ingressMetrics(registry: Registry) {
       labelNames: ['event_type'] as const,
       registers: [registry],
     }),
+    producersReplaced: new Counter({
+      name: 'ingress_producers_replaced_total',
+      help: 'Producers replaced after a failed send, so that no later record reuses their sequence numbers',
+      registers: [registry],
+    }),
     inFlight: new Gauge({ name: 'ingress_in_flight', help: 'Requests being handled', registers: [registry] }),
   };
 }

@@ -38,24 +38,29 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
   const serde = new TopicSerde(createRegistry(clients.registry.url, clients.registry.auth), topics.callbacks, 'CognigyCallback');
   await serde.register();
 
-  // Bounded client retries: a request must learn within the produce timeout that the broker is
-  // gone, so it can be answered 503 and retried by Cognigy, rather than wait forever.
-  const producer = createIdempotentProducer(kafka, { retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 } });
-  let connected = false;
-  producer.on(producer.events.CONNECT, () => (connected = true));
-  producer.on(producer.events.DISCONNECT, () => (connected = false));
-  await producer.connect();
-
   const registry = createMetricsRegistry('ingress');
   const metrics = ingressMetrics(registry);
-  const publisher = new CallbackPublisher(producer, serde, topics.callbacks, {
-    lingerMs: config.INGRESS_LINGER_MS,
-    maxBatch: config.INGRESS_MAX_BATCH,
-    produceTimeoutMs: config.INGRESS_PRODUCE_TIMEOUT_MS,
-    halfOpenAfterMs: config.INGRESS_RETRY_AFTER_S * 1_000,
-    onBatch: (size) => metrics.batchSize.observe(size),
-    onSent: (seconds) => metrics.produceLatency.observe(seconds),
-  });
+  // Bounded client retries: a request must learn within the produce timeout that the broker is
+  // gone, so it can be answered 503 and retried by Cognigy, rather than wait forever.
+  const publisher = new CallbackPublisher(
+    () => createIdempotentProducer(kafka, { retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 } }),
+    serde,
+    topics.callbacks,
+    {
+      lingerMs: config.INGRESS_LINGER_MS,
+      maxBatch: config.INGRESS_MAX_BATCH,
+      produceTimeoutMs: config.INGRESS_PRODUCE_TIMEOUT_MS,
+      halfOpenAfterMs: config.INGRESS_RETRY_AFTER_S * 1_000,
+      onBatch: (size) => metrics.batchSize.observe(size),
+      onSent: (seconds) => metrics.produceLatency.observe(seconds),
+      onRetired: () => {
+        metrics.producersReplaced.inc();
+        logger.warn('a send failed: its producer is replaced by one with a new producer id');
+      },
+    },
+  );
+  await publisher.start();
+  let connected = true;
 
   const surface = await serveHttp(config, { publisher, ready: () => connected && !publisher.refusing(), registry, metrics, logger });
   logger.info(
@@ -71,7 +76,8 @@ export async function startIngress(config: IngressConfig, deps: { logger?: Logge
     metrics: registry,
     stop: async () => {
       await surface.public.close();
-      await producer.disconnect();
+      connected = false;
+      await publisher.stop();
       await surface.admin.close();
     },
   };
