@@ -108,4 +108,12 @@ export default tseslint.config(
     files: ['shared/serde.ts'],
     rules: restrictedImports(sharedStaysShared, kafkaClient),
   },
+  // The console's page scripts run in the browser, as classic scripts.
+  {
+    files: ['services/console/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', FormData: 'readonly', URLSearchParams: 'readonly', Node: 'readonly', fetch: 'readonly' },
+    },
+  },
 );
