@@ -52,7 +52,7 @@ export class ConsoleOperations {
     const target = this.s.topics.retry(1);
     const message = {
       refused: `refused: another redrive is running (group ${this.s.redriveGroup} has members); try again when it finished`,
-      'nothing-to-do': `nothing to redrive (${view.alreadyRedriven} already redriven)`,
+      'nothing-to-do': 'nothing to redrive: no dead letter of this choice waits to be redriven (what was redriven before shows as redriven)',
       planned: `${view.selected} dead letter(s) would go back through ${target}`,
       applied: `moved ${view.moved} dead letter(s) to ${target}`,
     }[result.outcome];

@@ -1,12 +1,16 @@
 /**
  * The services (the session writer unless SESSION_WRITER_ENABLED=false) and the simulator wired together in one process against a given Kafka and
- * registry: what `npm start`, the end-to-end test and the pipeline benchmark run.
+ * registry: what `npm start`, the end-to-end test and the pipeline benchmark run; the operator
+ * console too when asked for.
  */
+import { randomBytes } from 'node:crypto';
 import { AckAggregatorEnv } from '../../services/ack-aggregator/config.js';
 import { startAckAggregator, type AckAggregatorHandle } from '../../services/ack-aggregator/service.js';
 import { SIMULATOR_CREDENTIALS } from '../../services/cognigy-simulator/cognigy-api.js';
 import { startSimulator, type RunningSimulator } from '../../services/cognigy-simulator/app.js';
 import { LOCAL_DLQ_NOTIFY_SECRET, NOTIFICATIONS_PATH } from '../../services/cognigy-simulator/notifications.js';
+import { ConsoleEnv } from '../../services/console/config.js';
+import { startConsole, type ConsoleHandle } from '../../services/console/service.js';
 import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { startFulfillment, type FulfillmentHandle } from '../../services/fulfillment/service.js';
 import { IngressEnv } from '../../services/ingress/config.js';
@@ -26,6 +30,8 @@ export interface LocalPipeline {
   acks: AckAggregatorHandle;
   /** The session writer; undefined when SESSION_WRITER_ENABLED=false. */
   sessions: SessionWriterHandle | undefined;
+  /** The operator console and its token, when started with `console: true`. */
+  console: { handle: ConsoleHandle; token: string; actionsAllowed: boolean } | undefined;
   /** Counts for the live summary, read from the services' metrics. */
   summary(): Promise<PipelineSummary>;
   stop(): Promise<void>;
@@ -50,6 +56,11 @@ export interface LocalPipelineOptions {
   env?: Record<string, string | undefined>;
   logger: Logger;
   simulatorPort?: number;
+  /**
+   * Also start the operator console, reading these services' metrics. Its token is CONSOLE_TOKEN
+   * when set, else one made up for this run.
+   */
+  console?: boolean;
 }
 
 export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<LocalPipeline> {
@@ -105,12 +116,15 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     ? undefined
     : await startSessionWriter(loadConfig(SessionWriterEnv, sessionEnv), { logger: opts.logger.child({ service: 'session-writer' }) });
 
+  const operatorConsole = opts.console ? await startLocalConsole(env, [ingress.adminUrl, fulfillment.url, acks.url, ...(sessions ? [sessions.url] : [])], opts) : undefined;
+
   return {
     simulator,
     ingress,
     fulfillment,
     acks,
     sessions,
+    console: operatorConsole,
     summary: async () => ({
       received: await total(ingress.metrics, 'ingress_requests_total', { outcome: 'accepted' }),
       fulfilled: await total(fulfillment.metrics, 'fulfillment_results_total', { route: 'FULFILLED' }),
@@ -126,6 +140,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     }),
     // Upstream first, so each stage drains what the one before it already wrote.
     stop: async () => {
+      await operatorConsole?.handle.stop();
       await ingress.stop();
       await fulfillment.stop();
       await acks.stop();
@@ -133,6 +148,19 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       await simulator.close();
     },
   };
+}
+
+async function startLocalConsole(env: Record<string, string | undefined>, metricsUrls: string[], opts: LocalPipelineOptions): Promise<LocalPipeline['console']> {
+  const token = env.CONSOLE_TOKEN || randomBytes(24).toString('hex');
+  const config = loadConfig(ConsoleEnv, {
+    // Tests let every port float; `npm start` listens on the console's own port, on this machine only.
+    CONSOLE_PORT: env.INGRESS_PORT === '0' ? '0' : '8084',
+    CONSOLE_HOST: '127.0.0.1',
+    ...env,
+    CONSOLE_TOKEN: token,
+    CONSOLE_METRICS_URLS: metricsUrls.join(','),
+  });
+  return { handle: await startConsole(config, { logger: opts.logger.child({ service: 'console' }) }), token, actionsAllowed: config.CONSOLE_ALLOW_ACTIONS };
 }
 
 /** Sums a metric's samples, optionally only those whose labels match. */

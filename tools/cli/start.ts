@@ -1,8 +1,8 @@
 /**
  * `npm start`: the whole pipeline on one machine. Local Kafka and schema registry (see
  * tools/infra/launcher.ts), the Cognigy simulator standing in for Cognigy and the downstream
- * service, then ingress, fulfillment, the ack aggregator and the session writer, with a live summary
- * every few seconds.
+ * service, then ingress, fulfillment, the ack aggregator, the session writer and the operator
+ * console, with a live summary every few seconds.
  * Every variable of the services' configuration can still be set in the environment.
  */
 import { signHmac } from '../../services/ingress/auth.js';
@@ -48,6 +48,7 @@ runMain(async () => {
     env: process.env,
     logger: createLogger('pipeline', config.LOG_LEVEL),
     simulatorPort: config.SIMULATOR_PORT,
+    console: true,
   });
   const { ingress, fulfillment, acks, sessions, simulator } = pipeline;
 
@@ -58,6 +59,11 @@ runMain(async () => {
   say(`  fulfillment  ${fulfillment.url}/metrics`);
   say(`  acks         ${acks.url}/metrics`);
   if (sessions) say(`  sessions     ${sessions.url}/metrics  (session writer)`);
+  if (pipeline.console) {
+    const { handle, token, actionsAllowed } = pipeline.console;
+    const given = process.env.CONSOLE_TOKEN ? 'CONSOLE_TOKEN' : 'made up for this run';
+    say(`  console      ${handle.url}/  (token ${given}: ${token}; ${actionsAllowed ? 'redrive and replay allowed' : 'read-only: CONSOLE_ALLOW_ACTIONS=true allows redrive and replay'})`);
+  }
   say(`  simulator    ${simulator.url}  (downstream /v1/fulfill and the Cognigy API; GET /admin/cognigy/acknowledged)`);
   say('');
   say(example(ingress.port, process.env.COGNIGY_WEBHOOK_SECRETS?.split(',')[0] ?? LOCAL_WEBHOOK_SECRET, simulator.url));
