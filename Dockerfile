@@ -22,6 +22,8 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 # The Avro schemas are read at start to register them with the schema registry.
 COPY --from=build --chown=node:node /app/schemas ./schemas
+# The operator console's page (HTML, CSS, script), served as they are.
+COPY --from=build --chown=node:node /app/services/console/public ./services/console/public
 USER node
-EXPOSE 8080 8081 8082 8083 8090
+EXPOSE 8080 8081 8082 8083 8084 8085 8090
 CMD ["node", "dist/services/ingress/main.js"]

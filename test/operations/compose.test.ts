@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { AckAggregatorEnv } from '../../services/ack-aggregator/config.js';
 import { COGNIGY_PATHS, SIMULATOR_CREDENTIALS } from '../../services/cognigy-simulator/cognigy-api.js';
 import { SimulatorEnv } from '../../services/cognigy-simulator/config.js';
+import { ConsoleEnv } from '../../services/console/config.js';
 import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { IngressEnv } from '../../services/ingress/config.js';
 import { SessionWriterEnv } from '../../services/session-writer/config.js';
@@ -45,6 +46,7 @@ const SCHEMAS: Record<string, z.ZodType> = {
   'ack-aggregator': AckAggregatorEnv,
   'session-writer': SessionWriterEnv,
   'cognigy-simulator': SimulatorEnv,
+  console: ConsoleEnv,
   ops: CliEnv,
 };
 const appServices = Object.keys(SCHEMAS);

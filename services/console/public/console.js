@@ -160,9 +160,8 @@
       acknowledged: flow.acknowledged,
     };
     for (const [name, rate] of Object.entries(cards)) {
-      text(`flow-${name}-rate`, perSecond(rate));
-      const total = document.querySelector(`[data-testid="flow-${name}"], [data-testid="flow-${name}-total"]`);
-      total.textContent = int(rate.total);
+      document.querySelector(`[data-testid="flow-${name}-rate"]`).textContent = perSecond(rate);
+      document.querySelector(`[data-testid="flow-${name}"], [data-testid="flow-${name}-total"]`).textContent = int(rate.total);
     }
     const breaker = document.querySelector('[data-testid="breaker-state"]');
     breaker.textContent = flow.breaker.state;
@@ -172,9 +171,11 @@
     fill($('flow-tiers').tBodies[0], rateRows(flow.retried, (tier) => `tier ${tier}`), 'nothing retried');
     fill($('flow-reasons').tBodies[0], rateRows(flow.deadLettered), 'nothing dead-lettered');
     fill($('flow-other').tBodies[0], rateRows({ 'items acknowledged': flow.acknowledged, 'batches accepted': flow.batches, 'session writes': flow.sessionWrites }), '');
+    // Partitions that never held a record and were never committed on say nothing: counted, not listed.
+    const shown = flow.lag.filter((row) => row.high > 0 || row.committed !== null);
     fill(
       $('flow-lag').tBodies[0],
-      flow.lag.map((row) =>
+      shown.map((row) =>
         el(
           'tr',
           { class: row.lag > 0 ? 'lagging' : undefined },
@@ -188,6 +189,7 @@
       ),
       'no consumer group has committed yet',
     );
+    text('flow-lag-empty', flow.lag.length > shown.length ? `${flow.lag.length - shown.length} partitions without records or commits are not listed.` : '');
     const down = flow.sources.filter((s) => !s.ok);
     text('flow-at', `Sampled ${time(flow.at)}.`);
     text('flow-sources', `Metrics from ${flow.sources.length - down.length} of ${flow.sources.length} services.${down.map((s) => ` ${s.url}: ${s.error || 'no answer'}.`).join('')}`);
