@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { AckAggregatorEnv } from '../../services/ack-aggregator/config.js';
+import { ConsoleEnv } from '../../services/console/config.js';
 import { FulfillmentEnv } from '../../services/fulfillment/config.js';
 import { IngressEnv } from '../../services/ingress/config.js';
 import { SessionWriterEnv } from '../../services/session-writer/config.js';
@@ -13,6 +14,7 @@ export const configurations: [string, z.ZodType, Record<string, string>][] = [
   ['ack aggregator', AckAggregatorEnv, { COGNIGY_CLIENT_ID: 'id', COGNIGY_CLIENT_SECRET: 'secret' }],
   ['session writer', SessionWriterEnv, { SESSION_WRITER_ENABLED: 'true', COGNIGY_API_KEY: 'key' }],
   ['operations CLI', CliEnv, {}],
+  ['console', ConsoleEnv, { CONSOLE_TOKEN: 'a-console-token-of-24-ch' }],
 ];
 
 /** The one line a refused configuration stops the start with; fails the test if `load` does not refuse. */
