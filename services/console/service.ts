@@ -1,3 +1,4 @@
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { clientSettings, connectAdmin } from '../../shared/client-settings.js';
 import type { AckBatch, FulfillmentResult } from '../../shared/contracts.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -26,6 +27,15 @@ export interface ConsoleHandle {
   metrics: Registry;
   stop(): Promise<void>;
 }
+
+/**
+ * Topics the services created a moment ago may not have their leaders known yet (a fresh broker
+ * answers NOT_LEADER for a while, and kafkajs' admin does not ask again): asked again with backoff.
+ */
+const leadersSettled = retry(
+  handleWhen((error) => (error as { retriable?: unknown }).retriable === true),
+  { maxAttempts: 12, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2_000 }) },
+);
 
 /** Reader groups of the console: short sessions, so a restarted broker lets them back in quickly. */
 const MEMBERSHIP = { sessionTimeoutMs: 6_000, heartbeatIntervalMs: 1_000 };
@@ -65,7 +75,7 @@ export async function startConsole(config: ConsoleConfig, deps: { logger?: Logge
   const results = new RecordDecoder(new TopicSerde(registry, topics.results, 'FulfillmentResult'));
   const batches = new RecordDecoder(new TopicSerde(registry, topics.ackBatches, 'AckBatch'));
   const historyStart = async (topic: string) => {
-    const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - config.CONSOLE_HISTORY_MS);
+    const offsets = await leadersSettled.execute(() => admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - config.CONSOLE_HISTORY_MS));
     return new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
   };
   /** A record that does not decode is left out of the view; the stages dead-letter it themselves. */

@@ -12,7 +12,7 @@ import { repoRoot } from '../../tools/infra/cache.js';
 const hasScript = process.platform === 'linux' && spawnSync('script', ['--version']).status === 0;
 const START_TIMEOUT_MS = 240_000;
 const ARTIFACTS = join(repoRoot(), '.cache', 'test-artifacts');
-const SERVICES = ['pipeline', 'ingress', 'fulfillment', 'ack-aggregator', 'session-writer', 'cognigy-simulator'];
+const SERVICES = ['pipeline', 'ingress', 'fulfillment', 'ack-aggregator', 'session-writer', 'cognigy-simulator', 'console'];
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
@@ -95,6 +95,10 @@ describe.skipIf(!hasScript)('npm start in a terminal', () => {
       });
       const answer = await fetch(`${ingress[1]}/simulate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect(answer.status).toBe(202);
+      // The console runs too, with the token printed for this run; without it the console refuses.
+      const consoleLine = await terminal.waitFor(/console +(http:\/\/127\.0\.0\.1:\d+)\/ +\(token made up for this run: ([0-9a-f]{48}); read-only/, 10_000);
+      expect((await fetch(`${consoleLine[1]}/api/session`)).status).toBe(401);
+      expect((await fetch(`${consoleLine[1]}/api/session`, { headers: { authorization: `Bearer ${consoleLine[2]}` } })).status).toBe(200);
       await terminal.waitFor(/received 1 \| fulfilled 1 .*\| acknowledged 1 /, 60_000);
 
       terminal.interrupt();
