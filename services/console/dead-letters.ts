@@ -3,6 +3,15 @@ import { isSettled, redriveDecision, type PartitionProgress } from '../../shared
 import type { TopicNames } from '../../shared/topics.js';
 import type { DeadLetterPage, DeadLetterRow } from './views.js';
 
+interface Matching {
+  matching: DeadLetterRecord[];
+  reasons: Record<string, number>;
+  errorClasses: Record<string, number>;
+}
+
+/** Filters whose matches are kept: a few operators paging through a few filters each. */
+const MATCHES_KEPT = 16;
+
 /**
  * The dead-letter topic as the table shows it, in memory: every record the follower read, the
  * oldest dropped past `max`. Sorted newest first once per change, not per request, so paging
@@ -11,6 +20,8 @@ import type { DeadLetterPage, DeadLetterRow } from './views.js';
 export class DeadLetterIndex {
   private records: DeadLetterRecord[] = [];
   private sorted: DeadLetterRecord[] | undefined;
+  /** Filter (as JSON) -> what it matches in `sorted`; emptied whenever records arrive. */
+  private readonly matches = new Map<string, Matching>();
   private readonly byPosition = new Map<string, DeadLetterRecord>();
 
   constructor(
@@ -18,10 +29,13 @@ export class DeadLetterIndex {
     private readonly max: number,
   ) {}
 
+  /** Records already held (a reader that read a partition again) are not added twice. */
   add(records: readonly DeadLetterRecord[]): void {
     for (const record of records) {
+      const position = positionOf(record);
+      if (this.byPosition.has(position)) continue;
       this.records.push(record);
-      this.byPosition.set(positionOf(record), record);
+      this.byPosition.set(position, record);
     }
     if (this.records.length > this.max) {
       const sorted = [...this.records].sort(newestFirst);
@@ -29,6 +43,7 @@ export class DeadLetterIndex {
       this.records = sorted.slice(0, this.max);
     }
     this.sorted = undefined;
+    this.matches.clear();
   }
 
   get size(): number {
@@ -47,6 +62,19 @@ export class DeadLetterIndex {
   }
 
   page(filter: DlqFilter, page: number, pageSize: number, progress: ReadonlyMap<number, PartitionProgress>, now: number): DeadLetterPage {
+    const { matching, reasons, errorClasses } = this.matching(filter);
+    const rows = matching.slice(page * pageSize, (page + 1) * pageSize).map((r) => this.row(r, progress, now));
+    return { total: this.records.length, matching: matching.length, page, pageSize, rows, reasons: { ...reasons }, errorClasses: { ...errorClasses } };
+  }
+
+  /**
+   * The records a filter matches, with their counts by reason and error class: worked out once per
+   * filter until the next record arrives, so turning pages costs a slice.
+   */
+  private matching(filter: DlqFilter): Matching {
+    const key = JSON.stringify(filter);
+    const cached = this.matches.get(key);
+    if (cached !== undefined) return cached;
     const matching = this.newestFirst().filter((r) => matches(r, filter));
     const reasons: Record<string, number> = {};
     const errorClasses: Record<string, number> = {};
@@ -56,8 +84,10 @@ export class DeadLetterIndex {
       reasons[reason] = (reasons[reason] ?? 0) + 1;
       errorClasses[errorClass] = (errorClasses[errorClass] ?? 0) + 1;
     }
-    const rows = matching.slice(page * pageSize, (page + 1) * pageSize).map((r) => this.row(r, progress, now));
-    return { total: this.records.length, matching: matching.length, page, pageSize, rows, reasons, errorClasses };
+    if (this.matches.size >= MATCHES_KEPT) this.matches.delete(this.matches.keys().next().value as string);
+    const result = { matching, reasons, errorClasses };
+    this.matches.set(key, result);
+    return result;
   }
 
   /**

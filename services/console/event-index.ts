@@ -37,7 +37,9 @@ export class EventIndex {
   }
 
   result(record: ConsumedRecord, result: FulfillmentResult): void {
-    this.entry(result.eventId).results.push({
+    const results = this.entry(result.eventId).results;
+    if (results.some((r) => r.partition === record.partition && r.offset === record.offset)) return;
+    results.push({
       at: new Date(record.timestamp).toISOString(),
       partition: record.partition,
       offset: record.offset,

@@ -22,11 +22,33 @@ export interface ConsoleOperationsSettings {
   retryMaxAttempts: number;
 }
 
+/**
+ * How long the redrive progress read from Kafka is used for: every dead-letter page asks for it,
+ * and one offset fetch per second serves any number of them. A redrive from the console reads it
+ * afresh at once; one from the CLI shows within this time.
+ */
+const PROGRESS_FRESH_MS = 1_000;
+
 export class ConsoleOperations {
+  private progress: { at: number; value: Promise<Map<number, PartitionProgress>> } | undefined;
+
   constructor(private readonly s: ConsoleOperationsSettings) {}
 
   /** The redrive group's progress per DLQ partition: what `dlq redrive` settled so far. */
-  async redriveProgress(): Promise<Map<number, PartitionProgress>> {
+  redriveProgress(): Promise<Map<number, PartitionProgress>> {
+    const now = Date.now();
+    if (this.progress === undefined || now - this.progress.at > PROGRESS_FRESH_MS) {
+      const value = this.readProgress();
+      this.progress = { at: now, value };
+      // A failed read is not kept: the next page asks Kafka again.
+      value.catch(() => {
+        if (this.progress?.value === value) this.progress = undefined;
+      });
+    }
+    return this.progress.value;
+  }
+
+  private async readProgress(): Promise<Map<number, PartitionProgress>> {
     const committed = await this.s.admin.fetchOffsets({ groupId: this.s.redriveGroup, topics: [this.s.topics.dlq] });
     const progress = new Map<number, PartitionProgress>();
     for (const p of committed[0]?.partitions ?? []) {
@@ -39,6 +61,7 @@ export class ConsoleOperations {
   async redrive(filter: DlqFilter, execute: boolean): Promise<RedriveView> {
     const ctx: DlqContext = { kafka: this.s.kafka, admin: this.s.admin, topics: this.s.topics, out: captureOut(), redriveGroup: this.s.redriveGroup };
     const result = await dlqRedrive(ctx, { filter, execute });
+    if (execute) this.progress = undefined;
     const plan = result.plan;
     const view = {
       outcome: result.outcome,

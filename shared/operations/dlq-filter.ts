@@ -86,16 +86,22 @@ export function isFiltered(filter: DlqFilter): boolean {
   );
 }
 
+/** Whether a value passes a list of wanted values; an empty (or no) list wants everything. */
+function passes(wanted: readonly string[] | undefined, value: string | undefined): boolean {
+  return wanted === undefined || wanted.length === 0 || wanted.includes(value ?? '');
+}
+
+/** Called per record of a whole topic: the key and the position are only made text when asked about. */
 export function matches(record: DeadLetterRecord, filter: DlqFilter): boolean {
-  const oneOf = (wanted: string[], value: string | undefined) => wanted.length === 0 || wanted.includes(value ?? '');
+  const { sessions, positions } = filter;
   return (
-    oneOf(filter.reasons, record.headers[Header.dlqReason]) &&
-    oneOf(filter.errorClasses, record.headers[Header.errorClass]) &&
-    oneOf(filter.originalTopics, record.headers[Header.originalTopic]) &&
+    passes(filter.reasons, record.headers[Header.dlqReason]) &&
+    passes(filter.errorClasses, record.headers[Header.errorClass]) &&
+    passes(filter.originalTopics, record.headers[Header.originalTopic]) &&
     (filter.since === undefined || record.timestamp >= filter.since) &&
     (filter.until === undefined || record.timestamp < filter.until) &&
-    oneOf(filter.sessions ?? [], record.key?.toString()) &&
-    oneOf(filter.positions ?? [], `${record.partition}:${record.offset}`)
+    (sessions === undefined || sessions.length === 0 || passes(sessions, record.key?.toString())) &&
+    (positions === undefined || positions.length === 0 || passes(positions, `${record.partition}:${record.offset}`))
   );
 }
 

@@ -34,6 +34,8 @@ export class TopicFollower {
   private error: unknown;
   private stopping = false;
   private startAgain: NodeJS.Timeout | undefined;
+  /** Where each partition starts (startAt), asked once. */
+  private starts: ReadonlyMap<number, number> = new Map();
 
   constructor(private readonly settings: TopicFollowerSettings) {
     this.consumer = settings.kafka.consumer({
@@ -62,13 +64,26 @@ export class TopicFollower {
         this.startAgain = setTimeout(() => void this.run().catch((error: unknown) => settings.onFatal(error)), COORDINATOR_WAIT_MS);
       }
     });
+    // Each join, the first and every one after a restart, places the partitions where reading
+    // stopped (or at their start): the group never commits, so without a seek a restarted consumer
+    // would read its topic again from the beginning and hand every record over twice.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      for (const partition of payload.memberAssignment[settings.topic] ?? []) {
+        const start = this.starts.get(partition);
+        const read = this.readTo.get(partition);
+        if (start === undefined && read === undefined) continue;
+        const from = Math.max(start ?? 0, read ?? 0);
+        this.advance(partition, from);
+        consumer.seek({ topic: settings.topic, partition, offset: String(from) });
+      }
+    });
+    this.starts = (await settings.startAt?.()) ?? new Map();
     await consumer.connect();
     await consumer.subscribe({ topics: [settings.topic], fromBeginning: true });
     await this.run();
   }
 
   private async run(): Promise<void> {
-    const starts = await this.settings.startAt?.();
     await this.consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
@@ -76,12 +91,6 @@ export class TopicFollower {
         if (records.length > 0) await this.settings.onRecords(records);
       },
     });
-    // Seeks apply once the partitions are assigned; a restart continues where reading stopped.
-    for (const [partition, offset] of starts ?? []) {
-      const from = Math.max(offset, this.readTo.get(partition) ?? 0);
-      this.advance(partition, from);
-      this.consumer.seek({ topic: this.settings.topic, partition, offset: String(from) });
-    }
   }
 
   private advance(partition: number, next: number): void {

@@ -207,6 +207,19 @@ describe('the dead-letter index', () => {
     expect(page.rows.at(-1)?.offset).toBe(150);
   });
 
+  it('holds a record read twice once, and shows records that arrive after a filter was paged', () => {
+    const index = new DeadLetterIndex(topics, 100);
+    const all = { reasons: [], errorClasses: [], originalTopics: [] };
+    const refused = { ...all, reasons: ['non-retriable'] };
+    index.add([deadLetter(1, 5, 'non-retriable', 's'), deadLetter(2, 4, 'retries-exhausted', 's')]);
+    expect(index.page(refused, 0, 10, new Map(), NOW).matching).toBe(1);
+    // A reader that starts again reads the same records again.
+    index.add([deadLetter(1, 5, 'non-retriable', 's'), deadLetter(2, 4, 'retries-exhausted', 's'), deadLetter(3, 1, 'non-retriable', 's')]);
+    expect(index.size).toBe(3);
+    expect(index.page(refused, 0, 10, new Map(), NOW).rows.map((r) => r.offset)).toEqual([3, 1]);
+    expect(index.page(all, 0, 10, new Map(), NOW)).toMatchObject({ total: 3, matching: 3, reasons: { 'non-retriable': 2, 'retries-exhausted': 1 } });
+  });
+
   it('shows a callback as redriven once the redrive group has settled it, a result left in the DLQ never', () => {
     const index = new DeadLetterIndex(topics, 100);
     const result = { ...deadLetter(3, 1, 'invalid-ack-item', 's'), headers: { ...deadLetter(3, 1, 'invalid-ack-item', 's').headers, 'original-topic': topics.results } };
