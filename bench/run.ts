@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<void> }>> = {
   'kafkajs-cpu': () => import('./kafkajs-cpu.js'),
   dedup: () => import('./dedup.js'),
   payload: () => import('./payload.js'),
+  console: () => import('./console.js'),
 };
 
 const name = process.argv[2];
