@@ -25,12 +25,12 @@ import { ConsoleEnv, type ConsoleConfig } from '../services/console/config.js';
 import { startConsole, type ConsoleHandle } from '../services/console/service.js';
 import type { DeadLetterPage, DeadLetterRow } from '../services/console/views.js';
 import { loadConfig } from '../shared/config.js';
-import type { CognigyCallback } from '../shared/contracts.js';
 import { createIdempotentProducer, createKafka, ensureTopics, type KafkaClient, type Message } from '../shared/kafka.js';
 import type { Logger } from '../shared/logging.js';
 import { createRegistry, TopicSerde } from '../shared/serde.js';
 import { topicCatalog, topicSettingsFromEnv } from '../shared/topic-catalog.js';
 import { topicNames, type TopicNames } from '../shared/topics.js';
+import { lowConfidenceCallback } from '../test/support/callback-fixtures.js';
 import { describeMachine } from './machine.js';
 import { benchInfra, load, type LoadResult } from './support.js';
 
@@ -69,29 +69,6 @@ const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)} x` : 'â€
 
 // ---- data --------------------------------------------------------------------------------------
 
-/** A low-confidence intent callback, as test/operations/support.ts makes them. */
-function callback(eventId: string, sessionId: string, receivedAt: string): CognigyCallback {
-  const body = { eventId, sessionId, intent: 'order_status', confidence: 0.1 };
-  return {
-    eventId,
-    correlationId: `corr-${eventId}`,
-    sessionId,
-    userId: null,
-    eventType: 'intent_fulfillment',
-    eventTypeRaw: null,
-    intent: 'order_status',
-    confidence: 0.1,
-    text: null,
-    flowName: null,
-    actionName: null,
-    entities: null,
-    variables: null,
-    occurredAt: null,
-    receivedAt,
-    rawBody: Buffer.from(JSON.stringify(body)),
-  };
-}
-
 /**
  * Dead letter n, with the headers fulfillment writes (as test/operations/dlq.int.test.ts does):
  * a third non-retriable (rejected by the downstream, straight from the callbacks topic), the rest
@@ -106,7 +83,7 @@ async function deadLetter(n: number, topics: TopicNames, serde: TopicSerde<'Cogn
   const errorClass = nonRetriable ? 'DownstreamRejected' : n % 2 === 0 ? 'DownstreamTimeout' : 'DownstreamUnavailable';
   return {
     key: sessionId,
-    value: await serde.encode(callback(eventId, sessionId, new Date(at - 120_000).toISOString())),
+    value: await serde.encode(lowConfidenceCallback(eventId, sessionId, new Date(at - 120_000).toISOString())),
     timestamp: String(at),
     headers: {
       'event-id': eventId,

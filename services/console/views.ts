@@ -15,6 +15,7 @@
  * An error is `{ "error": "<what is wrong>", "field"?: "<query or body field at fault>" }` with
  * 400 (bad input), 401 (no or wrong token), 403 (actions off), 404, 409 (refused) or 503 (Kafka).
  */
+import type { DeadLetterView } from '../../shared/operations/dlq-filter.js';
 
 export interface SessionView {
   actionsAllowed: boolean;
@@ -80,20 +81,8 @@ export interface DeadLetterQuery {
   pageSize?: number;
 }
 
-export interface DeadLetterRow {
-  partition: number;
-  offset: number;
-  deadLetteredAt: string;
-  ageMs: number;
-  reason: string;
-  errorClass: string;
-  errorMessage: string;
-  originalTopic: string;
-  originalPartition: string;
-  originalOffset: string;
-  attempts: string;
-  eventId: string;
-  correlationId: string;
+/** A dead letter as `dlq list` shows it, with its session instead of the raw key. */
+export interface DeadLetterRow extends Omit<DeadLetterView, 'key'> {
   sessionId: string | null;
   /** A redrive has sent it back (or settled it: see the CLI's redrive). */
   redriven: boolean;

@@ -1,6 +1,5 @@
 import { FulfillmentEnv, type FulfillmentConfig } from '../../services/fulfillment/config.js';
 import { loadConfig } from '../../shared/config.js';
-import type { CognigyCallback } from '../../shared/contracts.js';
 import { createKafka, type Admin, type KafkaClient } from '../../shared/kafka.js';
 import { captureOut } from '../../shared/operations/output.js';
 import { testInfra } from '../support/infra-env.js';
@@ -50,28 +49,7 @@ export async function opsFixture(name: string, env: Record<string, string> = {})
   };
 }
 
-/** A low-confidence intent callback: fulfillment answers it FALLBACK without a downstream call. */
-export function lowConfidenceCallback(eventId: string, sessionId: string): CognigyCallback {
-  const body = { eventId, sessionId, intent: 'order_status', confidence: 0.1 };
-  return {
-    eventId,
-    correlationId: `corr-${eventId}`,
-    sessionId,
-    userId: null,
-    eventType: 'intent_fulfillment',
-    eventTypeRaw: null,
-    intent: 'order_status',
-    confidence: 0.1,
-    text: null,
-    flowName: null,
-    actionName: null,
-    entities: null,
-    variables: null,
-    occurredAt: null,
-    receivedAt: new Date().toISOString(),
-    rawBody: Buffer.from(JSON.stringify(body)),
-  };
-}
+export { lowConfidenceCallback } from '../support/callback-fixtures.js';
 
 export function fulfillmentConfig(fixture: OpsFixture, groupId: string): FulfillmentConfig {
   return loadConfig(FulfillmentEnv, {

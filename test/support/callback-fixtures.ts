@@ -37,3 +37,26 @@ export function callbackFixtures(): CallbackFixture[] {
 
 export const acceptedFixtures = () => callbackFixtures().filter((f) => f.record !== undefined);
 export const refusedFixtures = () => callbackFixtures().filter((f) => f.refused !== undefined);
+
+/** A low-confidence intent callback: fulfillment answers it FALLBACK without a downstream call. */
+export function lowConfidenceCallback(eventId: string, sessionId: string, receivedAt = new Date().toISOString()): CognigyCallback {
+  const body = { eventId, sessionId, intent: 'order_status', confidence: 0.1 };
+  return {
+    eventId,
+    correlationId: `corr-${eventId}`,
+    sessionId,
+    userId: null,
+    eventType: 'intent_fulfillment',
+    eventTypeRaw: null,
+    intent: 'order_status',
+    confidence: 0.1,
+    text: null,
+    flowName: null,
+    actionName: null,
+    entities: null,
+    variables: null,
+    occurredAt: null,
+    receivedAt,
+    rawBody: Buffer.from(JSON.stringify(body)),
+  };
+}
