@@ -37,6 +37,21 @@ export const ConsoleEnv = z
   .superRefine((c, ctx) => {
     checkTopicCatalog(c, ctx);
     checkClientSecurity(c, ctx);
+    // The flow view names each address it reads; an address must not carry a password to show.
+    for (const url of c.CONSOLE_METRICS_URLS) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url);
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['CONSOLE_METRICS_URLS'], message: `not a URL: ${url.replace(/\/\/[^@/]*@/, '//***@')}` });
+        continue;
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        ctx.addIssue({ code: 'custom', path: ['CONSOLE_METRICS_URLS'], message: `not an http:// or https:// URL: ${parsed.protocol}//...` });
+      } else if (parsed.username !== '' || parsed.password !== '') {
+        ctx.addIssue({ code: 'custom', path: ['CONSOLE_METRICS_URLS'], message: 'expected base URLs without credentials (the metrics endpoints are read without them)' });
+      }
+    }
     if (c.CONSOLE_TOKEN.length < 16) {
       const message =
         c.CONSOLE_TOKEN === ''
