@@ -22,3 +22,8 @@ export function topicNames(prefix = ''): TopicNames {
     retry: (n: number) => `${prefix}cognigy.callbacks.retry.${n}`,
   };
 }
+
+/** What fulfillment reads: the callbacks topic, then retry tier n (1 to maxAttempts - 1) as input n. */
+export function fulfillmentInputs(topics: TopicNames, maxAttempts: number): string[] {
+  return [topics.callbacks, ...Array.from({ length: maxAttempts - 1 }, (_, i) => topics.retry(i + 1))];
+}

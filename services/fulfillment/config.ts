@@ -4,7 +4,8 @@ import { checkClientSecurity } from '../../shared/client-settings.js';
 import { checkDedupRetention, checkTopicCatalog, topicCatalogEnv } from '../../shared/topic-catalog.js';
 import { checkDeadLetterNotify, deadLetterNotifyEnv } from '../../shared/stage/dead-letter-notifier.js';
 import type { StageSettings } from '../../shared/stage/stage.js';
-import { RETRY_LIMITS, RetryPolicySchema, retryTiers, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { fulfillmentInputs } from '../../shared/topics.js';
+import { RETRY_LIMITS, RetryPolicySchema, validateRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import type { DownstreamSettings } from './downstream-client.js';
 import { parseThresholdOverrides, type Thresholds } from './routing.js';
 
@@ -80,7 +81,7 @@ export function stageSettingsOf(c: FulfillmentConfig, policy: RetryPolicy): Stag
     name: 'fulfillment',
     config: c,
     groupId: c.FULFILLMENT_GROUP_ID,
-    inputs: (topics) => [topics.callbacks, ...retryTiers(policy).map((tier) => topics.retry(tier))],
+    inputs: (topics) => fulfillmentInputs(topics, policy.maxAttempts),
     creates: ['callbacks', 'retry', 'results', 'dlq', 'fulfillmentDedup'],
     sessionTimeoutMs: c.FULFILLMENT_SESSION_TIMEOUT_MS,
     heartbeatIntervalMs: Math.floor(c.FULFILLMENT_SESSION_TIMEOUT_MS / 10),

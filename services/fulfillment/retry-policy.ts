@@ -41,8 +41,3 @@ export function nextRetry(
   if (dueAt - (opts.firstFailedAt ?? now) > policy.windowMs) return { kind: 'exhausted', reason: 'window' };
   return { kind: 'retry', tier: attempt, delayMs, dueAt };
 }
-
-/** Retry tiers that exist for a policy: 1 .. maxAttempts-1. */
-export function retryTiers(policy: Pick<RetryPolicy, 'maxAttempts'>): number[] {
-  return Array.from({ length: policy.maxAttempts - 1 }, (_, i) => i + 1);
-}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createIdempotentProducer, type Admin, type KafkaClient } from '../kafka.js';
 import { resetMarkerRecord } from '../stage/dedup-store.js';
 import { byTopic } from '../stage/records.js';
-import type { TopicNames } from '../topics.js';
+import { fulfillmentInputs, type TopicNames } from '../topics.js';
 import { println, type Out } from './output.js';
 import {
   REPLAY_EXIT,
@@ -38,11 +38,6 @@ export interface ReplayOptions {
 export type DedupEffect =
   | { kind: 'reset'; changelog: string; kafka: KafkaClient }
   | { kind: 'kept'; window: string };
-
-/** The topics fulfillment reads: the callbacks and each retry tier (RETRY_MAX_ATTEMPTS - 1 of them). */
-export function fulfillmentInputs(topics: TopicNames, retryMaxAttempts: number): string[] {
-  return [topics.callbacks, ...Array.from({ length: retryMaxAttempts - 1 }, (_, i) => topics.retry(i + 1))];
-}
 
 /** What replaying `topic` does to the dedup state (see DedupEffect). */
 export function dedupEffectOf(topic: string, topics: TopicNames, retryMaxAttempts: number, kafka: KafkaClient): DedupEffect | undefined {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRetryPolicy, nextRetry, retryTiers, validateRetryPolicy, type RetryPolicy } from '../../services/fulfillment/retry-policy.js';
+import { InvalidRetryPolicy, nextRetry, validateRetryPolicy, type RetryPolicy } from '../../services/fulfillment/retry-policy.js';
+import { fulfillmentInputs, topicNames } from '../../shared/topics.js';
 
 const policy: RetryPolicy = {
   maxAttempts: 4,
@@ -64,7 +65,8 @@ describe('retry policy validation', () => {
   });
 
   it('creates retry tiers 1 .. maxAttempts-1', () => {
-    expect(retryTiers({ maxAttempts: 4 })).toEqual([1, 2, 3]);
-    expect(retryTiers({ maxAttempts: 1 })).toEqual([]);
+    const topics = topicNames('');
+    expect(fulfillmentInputs(topics, 4)).toEqual([topics.callbacks, topics.retry(1), topics.retry(2), topics.retry(3)]);
+    expect(fulfillmentInputs(topics, 1)).toEqual([topics.callbacks]);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Header } from '../../shared/headers.js';
 import { createKafka, type Admin } from '../../shared/kafka.js';
 import { createLogger } from '../../shared/logging.js';
-import { topicNames, type TopicNames } from '../../shared/topics.js';
+import { fulfillmentInputs, topicNames, type TopicNames } from '../../shared/topics.js';
 import { startLocalPipeline, type LocalPipeline } from '../../tools/cli/local-pipeline.js';
 import { postSigned } from '../ingress/support.js';
 import { testInfra } from '../support/infra-env.js';
@@ -104,8 +104,7 @@ it('acknowledges every accepted callback to Cognigy exactly once, with the statu
   // Fulfillment commits a record only after writing what it led to, so once it has committed all
   // its inputs no result is left to come; the aggregator commits a result only after Cognigy took
   // the batch holding it, so once it has committed them all nothing is left for it to send.
-  const fulfillmentInputs = [topics.callbacks, ...Array.from({ length: ATTEMPTS - 1 }, (_, i) => topics.retry(i + 1))];
-  await waitFor(() => committedToEnd(admin, groups.fulfillment, fulfillmentInputs), {
+  await waitFor(() => committedToEnd(admin, groups.fulfillment, fulfillmentInputs(topics, ATTEMPTS)), {
     timeoutMs: 60_000,
     intervalMs: 500,
     what: 'fulfillment to commit every callback and retry it read',

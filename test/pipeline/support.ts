@@ -15,7 +15,7 @@ import { createKafka, type Admin, type KafkaClient } from '../../shared/kafka.js
 import type { Logger } from '../../shared/logging.js';
 import type { StageHandle } from '../../shared/stage/stage.js';
 import { readTopicRange } from '../../shared/stage/topic-reader.js';
-import { topicNames, type TopicNames } from '../../shared/topics.js';
+import { fulfillmentInputs, topicNames, type TopicNames } from '../../shared/topics.js';
 import { judgeRun, type Census } from '../../tools/soak/census.js';
 import type { Verdict } from '../../tools/soak/invariant.js';
 import { LoadGenerator, type Target } from '../../tools/soak/load.js';
@@ -183,9 +183,8 @@ export class FaultWorld {
       throw new Error(`${error.message}: ${missing().length} of ${load.accepted.size} not acknowledged, e.g. ${missing().slice(0, 3).join(', ')}; deaths: ${this.deaths.join('; ') || 'none'}`);
     });
     const attempts = loadConfig(FulfillmentEnv, this.env).RETRY_MAX_ATTEMPTS;
-    const retryTiers = Array.from({ length: attempts - 1 }, (_, i) => this.topics.retry(i + 1));
     // To the end: under exactly-once a retry tier's last entry is a commit marker, and the commit passes it too.
-    await this.committedEverything(this.groups.fulfillment, [this.topics.callbacks, ...retryTiers], 'fulfillment to commit every record it read');
+    await this.committedEverything(this.groups.fulfillment, fulfillmentInputs(this.topics, attempts), 'fulfillment to commit every record it read');
     await this.committedEverything(this.groups.acks, [this.topics.results], 'the aggregator to commit every result');
   }
 
