@@ -73,6 +73,11 @@ export async function startConsole(config: ConsoleConfig, deps: { logger?: Logge
   const events = new EventIndex(config.CONSOLE_MAX_EVENTS);
   const results = new RecordDecoder(new TopicSerde(registry, topics.results, 'FulfillmentResult'));
   const batches = new RecordDecoder(new TopicSerde(registry, topics.ackBatches, 'AckBatch'));
+  // The whole dead-letter topic: from each partition's first record, and where reading stopped after a rejoin.
+  const wholeTopic = async (topic: string) => {
+    const offsets = await leadersSettled.execute(() => admin.fetchTopicOffsets(topic));
+    return new Map(offsets.map((o) => [o.partition, Number(o.low)]));
+  };
   const historyStart = async (topic: string) => {
     const offsets = await leadersSettled.execute(() => admin.fetchTopicOffsetsByTimestamp(topic, Date.now() - config.CONSOLE_HISTORY_MS));
     return new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
@@ -87,7 +92,7 @@ export async function startConsole(config: ConsoleConfig, deps: { logger?: Logge
       }
     }
   };
-  const follower = (topic: string, onRecords: (records: ConsumedRecord[]) => void | Promise<void>, fromHistory: boolean) =>
+  const follower = (topic: string, onRecords: (records: ConsumedRecord[]) => void | Promise<void>, startAt: (topic: string) => Promise<Map<number, number>>) =>
     new TopicFollower({
       kafka,
       admin,
@@ -97,13 +102,13 @@ export async function startConsole(config: ConsoleConfig, deps: { logger?: Logge
       membership: MEMBERSHIP,
       onFatal,
       onRecords,
-      ...(fromHistory ? { startAt: () => historyStart(topic) } : {}),
+      startAt: () => startAt(topic),
     });
   const followers = [
-    follower(topics.dlq, (records) => deadLetters.add(records), false),
-    follower(topics.callbacks, (records) => records.forEach((r) => events.callback(r)), true),
-    follower(topics.results, decodeEach<FulfillmentResult>(results, (record, result) => events.result(record, result)), true),
-    follower(topics.ackBatches, decodeEach<AckBatch>(batches, (_record, batch) => events.batch(batch)), true),
+    follower(topics.dlq, (records) => deadLetters.add(records), wholeTopic),
+    follower(topics.callbacks, (records) => records.forEach((r) => events.callback(r)), historyStart),
+    follower(topics.results, decodeEach<FulfillmentResult>(results, (record, result) => events.result(record, result)), historyStart),
+    follower(topics.ackBatches, decodeEach<AckBatch>(batches, (_record, batch) => events.batch(batch)), historyStart),
   ];
   const existing = new Set(await admin.listTopics());
   const missing = [topics.dlq, topics.callbacks, topics.results, topics.ackBatches].filter((t) => !existing.has(t));

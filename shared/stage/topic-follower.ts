@@ -12,7 +12,11 @@ export interface TopicFollowerSettings {
   topic: string;
   /** Prefix of the follower's own group, which never commits (the broker drops it once empty). */
   groupPrefix: string;
-  /** Where each partition starts; every partition from its beginning when absent. */
+  /**
+   * Where each partition starts; with it, a follower that joins its group again (a broker restart)
+   * goes on where reading stopped. Without it every partition starts from its beginning, also after
+   * such a rejoin, so `onRecords` must take a record it already had (as the dedup store does).
+   */
   startAt?: () => Promise<ReadonlyMap<number, number>>;
   /** The records of one fetched batch of one partition, in log order; the next batch waits for it. */
   onRecords: (records: ConsumedRecord[]) => void | Promise<void>;
@@ -64,15 +68,14 @@ export class TopicFollower {
         this.startAgain = setTimeout(() => void this.run().catch((error: unknown) => settings.onFatal(error)), COORDINATOR_WAIT_MS);
       }
     });
-    // Each join, the first and every one after a restart, places the partitions where reading
-    // stopped (or at their start): the group never commits, so without a seek a restarted consumer
-    // would read its topic again from the beginning and hand every record over twice.
+    // Each join, the first and every one after a restart, places the partitions that have a start
+    // where reading stopped (or at that start): the group never commits, so without a seek a
+    // restarted consumer would read its topic again from the beginning.
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       for (const partition of payload.memberAssignment[settings.topic] ?? []) {
         const start = this.starts.get(partition);
-        const read = this.readTo.get(partition);
-        if (start === undefined && read === undefined) continue;
-        const from = Math.max(start ?? 0, read ?? 0);
+        if (start === undefined) continue;
+        const from = Math.max(start, this.readTo.get(partition) ?? 0);
         this.advance(partition, from);
         consumer.seek({ topic: settings.topic, partition, offset: String(from) });
       }

@@ -8,8 +8,9 @@ import { uniqueName, waitFor } from '../support/wait.js';
 
 /**
  * The reader the dedup store restores from and the console builds its views on: it starts where it
- * is told and hands every record over once, also across a broker restart that makes its consumer
- * join its group again (a group that never commits, so nothing on the broker says where it was).
+ * is told and then hands every record over once, also across a broker restart that makes its
+ * consumer join its group again (a group that never commits, so nothing on the broker says where
+ * it was).
  */
 describe('a topic follower', () => {
   let broker: KafkaBroker;
@@ -77,11 +78,11 @@ describe('a topic follower', () => {
     }
   }, 60_000);
 
-  it('hands each record over once across a broker restart, going on where it stopped', async () => {
+  it('started at given offsets, hands each record over once across a broker restart, going on where it stopped', async () => {
     const topic = await topicWith(3);
     await write(topic, 0, 20);
     const received: ConsumedRecord[] = [];
-    const follower = follow(topic, received);
+    const follower = follow(topic, received, async () => new Map([0, 1, 2].map((p) => [p, 0])));
     try {
       await follower.start();
       await follower.caughtUp(30_000);
